@@ -1,0 +1,82 @@
+"""Fixtures for the real services the suite runs against.
+
+A test that needs a service that is not reachable is skipped with the reason, unless DM_REQUIRE_SERVICES=1
+(as in CI), where it fails instead.
+"""
+
+import os
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+SHARED_DATA = Path(__file__).resolve().parent.parent / "shared" / "data"
+
+
+def _unavailable(what: str) -> None:
+    if os.environ.get("DM_REQUIRE_SERVICES") == "1":
+        pytest.fail(f"{what} is required (DM_REQUIRE_SERVICES=1) but not available")
+    pytest.skip(f"{what} is not available")
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"recorded Binance data not found at {SHARED_DATA} (../shared/data beside the checkout)")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def mongo_available() -> None:
+    from petrosa_dm import mongo
+
+    try:
+        mongo.ping()
+    except Exception as exc:
+        _unavailable(f"MongoDB at {settings.MONGODB_URL} ({exc})")
+
+
+@pytest.fixture
+def mongo_db(mongo_available):
+    """The time-series database, emptied after the test."""
+    from petrosa_dm import mongo
+
+    database = mongo.database()
+    yield database
+    for name in database.list_collection_names():
+        database.drop_collection(name)
+
+
+@pytest.fixture(scope="session")
+def nats_url() -> str:
+    import asyncio
+
+    import nats
+
+    url = os.environ.get("NATS_URL") or ""
+
+    async def probe() -> None:
+        client = await nats.connect(url, connect_timeout=2, allow_reconnect=False, max_reconnect_attempts=0)
+        await client.close()
+
+    if not url:
+        _unavailable("NATS (NATS_URL unset and no nats-server installed)")
+    try:
+        asyncio.run(probe())
+    except Exception as exc:
+        _unavailable(f"NATS at {url} ({exc})")
+    return url
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    import redis
+
+    url = os.environ.get("REDIS_URL") or ""
+    if not url:
+        _unavailable("Redis (REDIS_URL unset and no redis-server installed)")
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=2).ping()
+    except Exception as exc:
+        _unavailable(f"Redis at {url} ({exc})")
+    return url

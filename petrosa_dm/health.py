@@ -1,0 +1,88 @@
+"""Readiness checks: each component is really asked, with a bounded timeout, and timed."""
+
+import asyncio
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import nats
+from django.conf import settings
+from django.db import connection
+from kombu import Connection
+
+from . import mongo
+
+CHECK_TIMEOUT_SECONDS = 3.0
+
+
+@dataclass(frozen=True)
+class ComponentState:
+    name: str
+    healthy: bool
+    latency_ms: float
+    required: bool
+    error: str = ""
+
+    def as_dict(self) -> dict:
+        state = {"status": "healthy" if self.healthy else "unhealthy", "latency_ms": round(self.latency_ms, 2)}
+        state["required"] = self.required
+        if self.error:
+            state["error"] = self.error
+        return state
+
+
+def check_database() -> None:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except Exception:
+        connection.close()  # a broken connection is not reused by the next check
+        raise
+
+
+def check_mongodb() -> None:
+    mongo.ping()
+
+
+def check_nats() -> None:
+    async def probe() -> None:
+        client = await nats.connect(
+            settings.NATS_URL, connect_timeout=2, allow_reconnect=False, max_reconnect_attempts=0
+        )
+        await client.close()
+
+    asyncio.run(asyncio.wait_for(probe(), timeout=CHECK_TIMEOUT_SECONDS))
+
+
+def check_broker() -> None:
+    with Connection(settings.CELERY_BROKER_URL, transport_options=settings.CELERY_BROKER_TRANSPORT_OPTIONS) as conn:
+        conn.ensure_connection(max_retries=1, timeout=2)
+
+
+CHECKS: dict[str, Callable[[], None]] = {
+    "database": check_database,
+    "mongodb": check_mongodb,
+    "nats": check_nats,
+    "broker": check_broker,
+}
+
+
+def _run(name: str, check: Callable[[], None]) -> ComponentState:
+    started = time.perf_counter()
+    required = name in settings.READINESS_REQUIRED
+    try:
+        check()
+    except Exception as exc:  # any failure of a dependency is its unhealthiness, reported with its text
+        error = f"{type(exc).__name__}: {exc}"[:300]
+        return ComponentState(name, False, (time.perf_counter() - started) * 1000, required, error)
+    return ComponentState(name, True, (time.perf_counter() - started) * 1000, required)
+
+
+def readiness() -> tuple[bool, dict[str, ComponentState]]:
+    """Run every check concurrently; ready when every required component is healthy."""
+    with ThreadPoolExecutor(max_workers=len(CHECKS)) as pool:
+        futures = {name: pool.submit(_run, name, check) for name, check in CHECKS.items()}
+        states = {name: future.result() for name, future in futures.items()}
+    ready = all(state.healthy for state in states.values() if state.required)
+    return ready, states

@@ -1,0 +1,23 @@
+import os
+import secrets
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+
+
+class Command(BaseCommand):
+    help = "Create the admin user if no superuser exists (password from DM_ADMIN_PASSWORD, or generated and printed)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--username", default=os.environ.get("DM_ADMIN_USER", "admin"))
+
+    def handle(self, *args, username: str, **options):
+        users = get_user_model().objects
+        if users.filter(is_superuser=True).exists():
+            self.stdout.write("admin user exists; nothing to do")
+            return
+        password = os.environ.get("DM_ADMIN_PASSWORD") or secrets.token_urlsafe(12)
+        users.create_superuser(username=username, email="", password=password)
+        shown = password if "DM_ADMIN_PASSWORD" not in os.environ else "(from DM_ADMIN_PASSWORD)"
+        self.stdout.write(self.style.SUCCESS(f"created admin user {username!r} with password {shown}"))
+        self.stdout.write("log in at http://127.0.0.1:8000/admin/ - this password is shown only once")

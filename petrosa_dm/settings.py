@@ -1,0 +1,234 @@
+"""Settings, read from the environment (12-factor).
+
+Every variable is listed in the README with its default. A secret may also come from `<NAME>_FILE`
+(a mounted Kubernetes secret): django-environ's FileAwareEnv reads it.
+"""
+
+import secrets
+from pathlib import Path
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.FileAwareEnv()
+
+VAR_DIR = Path(env.str("DM_VAR_DIR", default=str(BASE_DIR / "var")))
+
+
+def _secret_key() -> str:
+    """The configured key, or one generated once and kept under var/ so sessions survive restarts."""
+    configured = env.str("DJANGO_SECRET_KEY", default="")
+    if configured:
+        return configured
+    key_file = VAR_DIR / "secret_key"
+    if not key_file.exists():
+        key_file.parent.mkdir(parents=True, exist_ok=True)
+        key_file.write_text(secrets.token_urlsafe(64))
+        key_file.chmod(0o600)
+    return key_file.read_text().strip()
+
+
+SECRET_KEY = _secret_key()
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
+ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
+CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_prometheus",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "django_celery_beat",
+    "petrosa_dm.apps.CoreConfig",
+    "catalog",
+    "audits",
+    "backfills",
+    "analytics",
+    "ingestion",
+]
+
+MIDDLEWARE = [
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
+]
+
+ROOT_URLCONF = "petrosa_dm.urls"
+WSGI_APPLICATION = "petrosa_dm.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+
+def _database(url: str) -> dict:
+    """Parse DATABASE_URL and route it through django-prometheus' instrumented backends."""
+    config = env.db_url_config(url)
+    config["ENGINE"] = config["ENGINE"].replace("django.db.backends.", "django_prometheus.db.backends.")
+    if "mysql" in config["ENGINE"]:
+        config.setdefault("OPTIONS", {}).update({"charset": "utf8mb4"})
+        config["TEST"] = {"CHARSET": "utf8mb4", "COLLATION": "utf8mb4_unicode_ci"}
+    config["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
+    config["CONN_HEALTH_CHECKS"] = True
+    return config
+
+
+DATABASES = {"default": _database(env.str("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}"))}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = Path(env.str("DJANGO_STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+# The image collects static files at build time; finders let tests and a fresh checkout serve them without that.
+WHITENOISE_USE_FINDERS = True
+
+# --- Security (HTTPS settings are on when DJANGO_SECURE=true, as behind the production ingress) ---
+SECURE = env.bool("DJANGO_SECURE", default=False)
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = SECURE
+SESSION_COOKIE_SECURE = SECURE
+CSRF_COOKIE_SECURE = SECURE
+SECURE_HSTS_SECONDS = env.int("DJANGO_HSTS_SECONDS", default=31536000 if SECURE else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE
+SECURE_HSTS_PRELOAD = SECURE
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_AGE = env.int("DJANGO_SESSION_COOKIE_AGE", default=8 * 3600)
+X_FRAME_OPTIONS = "DENY"
+# Request size limits: the API takes small JSON bodies only.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DJANGO_DATA_UPLOAD_MAX_MEMORY_SIZE", default=1024 * 1024)
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 1000
+
+# --- MongoDB (time series) ---
+MONGODB_URL = env.str("MONGODB_URL", default="mongodb://127.0.0.1:27017/petrosa_dm")
+MONGODB_TIMEOUT_MS = env.int("MONGODB_TIMEOUT_MS", default=2000)
+
+# --- NATS ---
+NATS_URL = env.str("NATS_URL", default="nats://localhost:4222")
+NATS_CONSUMER_SUBJECT = env.str("NATS_CONSUMER_SUBJECT", default="binance.futures.websocket.data")
+NATS_STREAM_NAME = env.str("NATS_STREAM_NAME", default="BINANCE_FUTURES_WS")
+NATS_DURABLE_NAME = env.str("NATS_DURABLE_NAME", default="petrosa-data-manager")
+NATS_STREAM_MAX_AGE = env.int("NATS_STREAM_MAX_AGE", default=24 * 3600)
+NATS_STREAM_MAX_BYTES = env.int("NATS_STREAM_MAX_BYTES", default=2 * 1024**3)
+CONSUMER_BATCH_SIZE = env.int("CONSUMER_BATCH_SIZE", default=500)
+CONSUMER_METRICS_PORT = env.int("CONSUMER_METRICS_PORT", default=9090)
+DEAD_LETTER_TTL_SECONDS = env.int("DEAD_LETTER_TTL_SECONDS", default=7 * 24 * 3600)
+
+# --- Celery ---
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
+_broker_dir = VAR_DIR / "celery-broker"
+CELERY_BROKER_TRANSPORT_OPTIONS = (
+    # kombu's filesystem transport: producers write to data_folder_out, workers read data_folder_in;
+    # one folder makes them meet, so `make run` needs no broker server.
+    {"data_folder_in": str(_broker_dir), "data_folder_out": str(_broker_dir), "processed_folder": str(_broker_dir)}
+    if CELERY_BROKER_URL.startswith("filesystem")
+    else {}
+)
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_TIMEZONE = "UTC"
+
+# --- Features and schedule ---
+ENABLE_AUDITOR = env.bool("ENABLE_AUDITOR", default=True)
+ENABLE_BACKFILLER = env.bool("ENABLE_BACKFILLER", default=True)
+ENABLE_ANALYTICS = env.bool("ENABLE_ANALYTICS", default=True)
+ENABLE_API = env.bool("ENABLE_API", default=True)
+AUDIT_INTERVAL = env.int("AUDIT_INTERVAL", default=300)
+ANALYTICS_INTERVAL = env.int("ANALYTICS_INTERVAL", default=900)
+CATALOG_SYNC_INTERVAL = env.int("CATALOG_SYNC_INTERVAL", default=300)
+API_PORT = env.int("API_PORT", default=8000)
+
+# --- Binance REST (backfills) ---
+BINANCE_FUTURES_BASE_URL = env.str("BINANCE_FUTURES_BASE_URL", default="https://fapi.binance.com")
+BINANCE_WEIGHT_BUDGET = env.int("BINANCE_WEIGHT_BUDGET", default=1200)
+
+# --- Readiness: components whose failure makes /health/readiness answer 503 ---
+READINESS_REQUIRED = env.list("READINESS_REQUIRED", default=["database", "mongodb", "broker"])
+
+# --- API ---
+API_READ_REQUIRES_AUTH = env.bool("API_READ_REQUIRES_AUTH", default=False)
+REST_FRAMEWORK = {
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["petrosa_dm.permissions.ReadOpenWriteWithModelPermission"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_PAGINATION_CLASS": "petrosa_dm.pagination.BoundedPagination",
+    "PAGE_SIZE": 100,
+    "EXCEPTION_HANDLER": "petrosa_dm.errors.api_exception_handler",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Petrosa Data Manager API",
+    "DESCRIPTION": "Binance USD-M futures market data, its health, catalog, backfills and analytics.",
+    "VERSION": "0.1.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
+
+# --- Logging: structured JSON on stdout ---
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        }
+    },
+    "handlers": {"stdout": {"class": "logging.StreamHandler", "formatter": "json"}},
+    "root": {"handlers": ["stdout"], "level": LOG_LEVEL},
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "pymongo": {"level": "WARNING"}},
+}
