@@ -39,12 +39,14 @@ def mongo_available() -> None:
 @pytest.fixture
 def mongo_db(mongo_available):
     """The time-series database, emptied after the test."""
+    from ingestion import store
     from petrosa_dm import mongo
 
     database = mongo.database()
     yield database
     for name in database.list_collection_names():
         database.drop_collection(name)
+    store.forget_indexes()
 
 
 @pytest.fixture(scope="session")

@@ -187,6 +187,19 @@ API_PORT = env.int("API_PORT", default=8000)
 # --- Binance REST (backfills) ---
 BINANCE_FUTURES_BASE_URL = env.str("BINANCE_FUTURES_BASE_URL", default="https://fapi.binance.com")
 BINANCE_WEIGHT_BUDGET = env.int("BINANCE_WEIGHT_BUDGET", default=1200)
+# (more backfill settings go here)
+
+# --- Auditor ---
+# (auditor settings go here)
+
+# --- Analytics ---
+# (analytics settings go here)
+
+# --- Ingestion (consumer) ---
+# (further consumer settings go here)
+
+# --- Serving (data and catalog API) ---
+# (serving settings go here)
 
 # --- Readiness: components whose failure makes /health/readiness answer 503 ---
 READINESS_REQUIRED = env.list("READINESS_REQUIRED", default=["database", "mongodb", "broker"])

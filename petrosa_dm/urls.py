@@ -11,5 +11,11 @@ urlpatterns = [
     path("schema", SpectacularAPIView.as_view(), name="schema"),
     path("docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("admin/", admin.site.urls),
+    # Data (`/data/...`), catalog, audits (`/health/summary`, `/health`), backfills and analytics APIs.
+    path("", include("ingestion.api.urls")),
+    path("", include("catalog.api.urls")),
+    path("", include("audits.api.urls")),
+    path("", include("backfills.api.urls")),
+    path("", include("analytics.api.urls")),
     path("", include("django_prometheus.urls")),
 ]

@@ -1,0 +1,3 @@
+"""URLs of the analytics API; included at the root by petrosa_dm.urls (paths are the ecosystem contract, no prefix)."""
+
+urlpatterns: list = []

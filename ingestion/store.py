@@ -1,0 +1,103 @@
+"""Idempotent bulk writes of time-series rows: the one write path for the consumer, backfills and analytics.
+
+Insert-only types (trades, depth, mark prices, tickers, ...) are inserted unordered; a duplicate-key error is a
+row we already hold, counted as a duplicate, never a failure. Versioned types (candles, funding rates, analytics)
+are upserted with the rule "the newer event wins": the update matches only a stored row with an older `event_time`
+(or `computed_at`), so an older update arriving late hits the unique index instead and is counted as a duplicate.
+Redelivery and out-of-order delivery therefore leave the same stored state.
+"""
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from pymongo import ASCENDING, DESCENDING, IndexModel, InsertOne, UpdateOne
+from pymongo.collection import Collection
+from pymongo.errors import BulkWriteError
+
+from petrosa_dm import mongo
+
+from .documents import index_specs, unique_key
+from .naming import DataType, SeriesRef
+
+DUPLICATE_KEY = 11000
+# Versioned types: which field orders the versions of one key.
+VERSION_FIELD = {DataType.CANDLES: "event_time", DataType.FUNDING_RATES: "event_time", DataType.ANALYTICS: "computed_at"}
+
+_indexed: set[tuple[str, str]] = set()
+
+
+@dataclass
+class WriteResult:
+    inserted: int = 0
+    updated: int = 0
+    duplicates: int = 0
+
+    def __iadd__(self, other: "WriteResult") -> "WriteResult":
+        self.inserted += other.inserted
+        self.updated += other.updated
+        self.duplicates += other.duplicates
+        return self
+
+    @property
+    def written(self) -> int:
+        return self.inserted + self.updated
+
+
+def collection(ref: SeriesRef) -> Collection:
+    """The series' collection, with its indexes ensured once per process."""
+    database = mongo.database()
+    marker = (database.name, ref.collection)
+    if marker not in _indexed:
+        ensure_indexes(database[ref.collection], ref.data_type)
+        _indexed.add(marker)
+    return database[ref.collection]
+
+
+def ensure_indexes(target: Collection, data_type: DataType) -> None:
+    models = []
+    for spec in index_specs(data_type):
+        keys = [(field, ASCENDING if direction == 1 else DESCENDING) for field, direction in spec["fields"]]
+        models.append(IndexModel(keys, unique=bool(spec.get("unique"))))
+    target.create_indexes(models)
+
+
+def forget_indexes() -> None:
+    """Forget which collections were indexed (after collections are dropped, e.g. between tests)."""
+    _indexed.clear()
+
+
+def _operations(data_type: DataType, rows: Iterable[dict]) -> list:
+    version = VERSION_FIELD.get(data_type)
+    if version is None:
+        return [InsertOne(row) for row in rows]
+    key = unique_key(data_type)
+    operations = []
+    for row in rows:
+        match = {field: row[field] for field in key}
+        match[version] = {"$lt": row[version]}
+        operations.append(UpdateOne(match, {"$set": row}, upsert=True))
+    return operations
+
+
+def write_rows(ref: SeriesRef, rows: list[dict]) -> WriteResult:
+    """Write rows of one series; raises only for failures other than duplicates (e.g. the store being down)."""
+    if not rows:
+        return WriteResult()
+    target = collection(ref)
+    try:
+        result = target.bulk_write(_operations(ref.data_type, rows), ordered=False)
+    except BulkWriteError as exc:
+        details = exc.details
+        errors = details.get("writeErrors", [])
+        if any(error.get("code") != DUPLICATE_KEY for error in errors) or details.get("writeConcernErrors"):
+            raise
+        return WriteResult(
+            inserted=details.get("nInserted", 0) + details.get("nUpserted", 0),
+            updated=details.get("nModified", 0),
+            duplicates=len(errors),
+        )
+    return WriteResult(
+        inserted=result.inserted_count + result.upserted_count,
+        updated=result.modified_count,
+        duplicates=len(rows) - result.inserted_count - result.upserted_count - result.modified_count,
+    )
