@@ -21,7 +21,11 @@ from .naming import DataType, SeriesRef
 
 DUPLICATE_KEY = 11000
 # Versioned types: which field orders the versions of one key.
-VERSION_FIELD = {DataType.CANDLES: "event_time", DataType.FUNDING_RATES: "event_time", DataType.ANALYTICS: "computed_at"}
+VERSION_FIELD = {
+    DataType.CANDLES: "event_time",
+    DataType.FUNDING_RATES: "event_time",
+    DataType.ANALYTICS: "computed_at",
+}
 
 _indexed: set[tuple[str, str]] = set()
 

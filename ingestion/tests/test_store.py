@@ -9,10 +9,6 @@ from ingestion.naming import series
 T0 = datetime(2024, 8, 8, tzinfo=UTC)
 
 
-    yield
-    store.forget_indexes()
-
-
 def trade(trade_id: int, price: str = "61800.30") -> dict:
     return {
         "symbol": "BTCUSDT",
