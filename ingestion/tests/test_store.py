@@ -1,6 +1,5 @@
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from bson import Decimal128
 
 from ingestion import store
