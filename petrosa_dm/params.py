@@ -1,0 +1,102 @@
+"""Query-parameter parsing for every API view: one place that turns request input into validated values.
+
+Each function raises `BadParameter` (400, `{"detail": "<name>: <why>", "parameter": "<name>"}`) naming the parameter.
+"""
+
+from collections.abc import Mapping
+from datetime import datetime
+
+from ingestion.naming import InvalidName, normalize_interval, normalize_symbol
+
+from .errors import BadParameter
+from .timeutils import InvalidTime, parse_time
+
+_MISSING = object()
+
+
+def _raw(query: Mapping, name: str, required: bool) -> str | None:
+    value = query.get(name)
+    if value is None or value == "":
+        if required:
+            raise BadParameter(name, "this parameter is required")
+        return None
+    return value
+
+
+def pair_param(query: Mapping, name: str = "pair", *, required: bool = True) -> str | None:
+    """A symbol such as BTCUSDT (case-insensitive in, upper-case out)."""
+    value = _raw(query, name, required)
+    if value is None:
+        return None
+    try:
+        return normalize_symbol(value)
+    except InvalidName as exc:
+        raise BadParameter(name, str(exc)) from exc
+
+
+def pairs_param(query: Mapping, name: str = "pairs", *, minimum: int = 1, maximum: int = 20) -> list[str]:
+    """A comma-separated list of distinct symbols."""
+    value = _raw(query, name, True)
+    pairs = []
+    for item in str(value).split(","):
+        try:
+            symbol = normalize_symbol(item)
+        except InvalidName as exc:
+            raise BadParameter(name, str(exc)) from exc
+        if symbol not in pairs:
+            pairs.append(symbol)
+    if not minimum <= len(pairs) <= maximum:
+        raise BadParameter(name, f"expected {minimum} to {maximum} distinct pairs, got {len(pairs)}")
+    return pairs
+
+
+def period_param(query: Mapping, name: str = "period", *, required: bool = True, default: str | None = None) -> str:
+    """A Binance kline interval (`1m` ... `1M`; case-sensitive: `1M` is a month)."""
+    value = _raw(query, name, required and default is None)
+    if value is None:
+        return default  # type: ignore[return-value]
+    try:
+        return normalize_interval(value)
+    except InvalidName as exc:
+        raise BadParameter(name, str(exc)) from exc
+
+
+def time_param(query: Mapping, name: str, *, required: bool = False) -> datetime | None:
+    """ISO-8601 (`Z`, `+00:00`, `+00:00Z`) or epoch milliseconds, as an aware UTC datetime."""
+    value = _raw(query, name, required)
+    if value is None:
+        return None
+    try:
+        return parse_time(value)
+    except InvalidTime as exc:
+        raise BadParameter(name, str(exc)) from exc
+
+
+def int_param(query: Mapping, name: str, *, default: int, minimum: int, maximum: int) -> int:
+    value = _raw(query, name, False)
+    if value is None:
+        return default
+    try:
+        number = int(str(value).strip())
+    except ValueError as exc:
+        raise BadParameter(name, f"expected an integer, got {value!r}") from exc
+    if not minimum <= number <= maximum:
+        raise BadParameter(name, f"must be between {minimum} and {maximum}, got {number}")
+    return number
+
+
+def choice_param(query: Mapping, name: str, *, choices: tuple[str, ...], default: str) -> str:
+    value = _raw(query, name, False)
+    if value is None:
+        return default
+    if value not in choices:
+        raise BadParameter(name, f"expected one of {', '.join(choices)}, got {value!r}")
+    return value
+
+
+def time_range(query: Mapping, start: str = "start", end: str = "end") -> tuple[datetime | None, datetime | None]:
+    """`start` and `end`, with `start` before `end` when both are given."""
+    begin, finish = time_param(query, start), time_param(query, end)
+    if begin and finish and begin >= finish:
+        raise BadParameter(start, f"must be before {end}")
+    return begin, finish
