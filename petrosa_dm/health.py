@@ -3,7 +3,7 @@
 import asyncio
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, TimeoutError
 from dataclasses import dataclass
 
 import nats
@@ -79,10 +79,21 @@ def _run(name: str, check: Callable[[], None]) -> ComponentState:
     return ComponentState(name, True, (time.perf_counter() - started) * 1000, required)
 
 
+def _collect(name: str, future: Future, deadline: float) -> ComponentState:
+    try:
+        return future.result(timeout=max(0.0, deadline - time.monotonic()))
+    except TimeoutError:
+        # A frozen peer can hold a socket open past every driver timeout; the probe must still answer in time.
+        required = name in settings.READINESS_REQUIRED
+        return ComponentState(name, False, CHECK_TIMEOUT_SECONDS * 1000, required, "timed out")
+
+
 def readiness() -> tuple[bool, dict[str, ComponentState]]:
-    """Run every check concurrently; ready when every required component is healthy."""
-    with ThreadPoolExecutor(max_workers=len(CHECKS)) as pool:
-        futures = {name: pool.submit(_run, name, check) for name, check in CHECKS.items()}
-        states = {name: future.result() for name, future in futures.items()}
+    """Run every check concurrently, bounded in time; ready when every required component is healthy."""
+    pool = ThreadPoolExecutor(max_workers=len(CHECKS))
+    deadline = time.monotonic() + CHECK_TIMEOUT_SECONDS
+    futures = {name: pool.submit(_run, name, check) for name, check in CHECKS.items()}
+    states = {name: _collect(name, future, deadline) for name, future in futures.items()}
+    pool.shutdown(wait=False)  # a hung check finishes (or times out) in the background
     ready = all(state.healthy for state in states.values() if state.required)
     return ready, states

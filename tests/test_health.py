@@ -1,5 +1,3 @@
-import shutil
-
 import pytest
 from django.test import override_settings
 
@@ -41,8 +39,6 @@ def test_readiness_reports_an_unreachable_broker(client, mongo_available):
 @pytest.fixture
 def own_mongo(tmp_path):
     """A dedicated embedded store that the test may stop and start, and the connection pointed at it."""
-    if not shutil.which("secantusd-py") and not mongo_executor(0).command_parts[0]:
-        pytest.skip("secantusd-py not installed")
     port = free_port()
     executor = mongo_executor(port, storage=str(tmp_path / "mongo"))
     executor.start()
@@ -69,3 +65,22 @@ def test_readiness_turns_503_naming_mongodb_and_recovers(client, own_mongo):
     response = client.get("/health/readiness")
     assert response.status_code == 200, response.json()
     assert response.json()["components"]["mongodb"]["status"] == "healthy"
+
+
+def test_readiness_answers_in_time_when_the_store_is_frozen(client, own_mongo):
+    """A stopped (SIGSTOP) store keeps its sockets open; the probe must still answer 503 within its deadline."""
+    import os
+    import signal
+    import time
+
+    assert client.get("/health/readiness").status_code == 200
+    os.kill(own_mongo.process.pid, signal.SIGSTOP)
+    try:
+        started = time.monotonic()
+        response = client.get("/health/readiness")
+        elapsed = time.monotonic() - started
+    finally:
+        os.kill(own_mongo.process.pid, signal.SIGCONT)
+    assert response.status_code == 503
+    assert response.json()["components"]["mongodb"]["status"] == "unhealthy"
+    assert elapsed < 5

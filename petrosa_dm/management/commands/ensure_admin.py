@@ -16,8 +16,9 @@ class Command(BaseCommand):
         if users.filter(is_superuser=True).exists():
             self.stdout.write("admin user exists; nothing to do")
             return
-        password = os.environ.get("DM_ADMIN_PASSWORD") or secrets.token_urlsafe(12)
+        configured = os.environ.get("DM_ADMIN_PASSWORD", "")
+        password = configured or secrets.token_urlsafe(12)
         users.create_superuser(username=username, email="", password=password)
-        shown = password if "DM_ADMIN_PASSWORD" not in os.environ else "(from DM_ADMIN_PASSWORD)"
+        shown = "(from DM_ADMIN_PASSWORD)" if configured else password
         self.stdout.write(self.style.SUCCESS(f"created admin user {username!r} with password {shown}"))
         self.stdout.write("log in at http://127.0.0.1:8000/admin/ - this password is shown only once")
