@@ -12,6 +12,7 @@ from django.db import connection
 from kombu import Connection
 
 from . import mongo
+from .redaction import redact
 
 CHECK_TIMEOUT_SECONDS = 3.0
 
@@ -74,7 +75,7 @@ def _run(name: str, check: Callable[[], None]) -> ComponentState:
     try:
         check()
     except Exception as exc:  # any failure of a dependency is its unhealthiness, reported with its text
-        error = f"{type(exc).__name__}: {exc}"[:300]
+        error = redact(f"{type(exc).__name__}: {exc}")[:300]
         return ComponentState(name, False, (time.perf_counter() - started) * 1000, required, error)
     return ComponentState(name, True, (time.perf_counter() - started) * 1000, required)
 
