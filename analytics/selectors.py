@@ -1,0 +1,116 @@
+"""Reads for analytics: candle windows, order books per bar, stored results and what has new data."""
+
+from datetime import datetime
+
+import pandas as pd
+from pymongo import ASCENDING, DESCENDING
+
+from ingestion import store
+from ingestion.naming import DataType, SeriesRef, parse_collection, series
+from petrosa_dm import mongo
+from petrosa_dm.intervals import floor_to_grid, next_open_time
+
+from . import frames
+from .calculators.spread import replay_diffs
+
+CANDLE_FIELDS = {"_id": 0, "open_time": 1, **dict.fromkeys(frames.CANDLE_COLUMNS, 1)}
+FULL_BOOK_KINDS = ("partial", "snapshot")
+
+
+def _finished(now: datetime) -> dict:
+    # A candle still open (closed false and its close time not yet passed) would change under us: leave it out.
+    return {"$or": [{"closed": True}, {"close_time": {"$lt": now}}]}
+
+
+def candle_latest_open_time(*, ref: SeriesRef, now: datetime) -> datetime | None:
+    """The open time of the newest finished candle of a series."""
+    row = mongo.database()[ref.collection].find_one(
+        _finished(now), projection={"open_time": 1}, sort=[("open_time", DESCENDING)]
+    )
+    return row["open_time"] if row else None
+
+
+def candle_window_end(*, ref: SeriesRef, now: datetime) -> datetime | None:
+    """The exclusive end of the newest complete window: the open time after the newest finished candle."""
+    latest = candle_latest_open_time(ref=ref, now=now)
+    return next_open_time(latest, ref.interval) if latest else None
+
+
+def candle_window_load(*, ref: SeriesRef, end: datetime, bars: int, now: datetime) -> pd.DataFrame:
+    """The `bars` candles before `end` on the grid, missing ones as NaN rows."""
+    start = frames.window_start(end, ref.interval, bars)
+    query = {"open_time": {"$gte": start, "$lt": end}, **_finished(now)}
+    rows = list(mongo.database()[ref.collection].find(query, projection=CANDLE_FIELDS).sort("open_time", ASCENDING))
+    return frames.candle_frame(rows, frames.grid_index(start, end, ref.interval))
+
+
+def candle_series_list() -> list[SeriesRef]:
+    """Every candle series in the store, by the naming rules."""
+    refs = (parse_collection(name) for name in mongo.database().list_collection_names())
+    return sorted((ref for ref in refs if ref and ref.data_type is DataType.CANDLES), key=lambda ref: ref.collection)
+
+
+def depth_series_list() -> list[SeriesRef]:
+    refs = (parse_collection(name) for name in mongo.database().list_collection_names())
+    return sorted((ref for ref in refs if ref and ref.data_type is DataType.DEPTH), key=lambda ref: ref.collection)
+
+
+def depth_latest_event_time(*, ref: SeriesRef) -> datetime | None:
+    row = mongo.database()[ref.collection].find_one({}, projection={"event_time": 1}, sort=[("event_time", -1)])
+    return row["event_time"] if row else None
+
+
+def depth_books_by_bar(*, ref: SeriesRef, start: datetime, end: datetime, interval: str) -> tuple[pd.Series, dict]:
+    """The last book of each bar in [start, end): a full book (partial depth or snapshot) when the bar has one,
+    else its diff updates replayed. Returns (books per bar, source per bar)."""
+    index = frames.grid_index(start, end, interval)
+    rows = mongo.database()[ref.collection].find(
+        {"event_time": {"$gte": start, "$lt": end}},
+        projection={"_id": 0, "event_time": 1, "kind": 1, "bids": 1, "asks": 1, "final_update_id": 1},
+        sort=[("event_time", ASCENDING), ("final_update_id", ASCENDING)],
+    )
+    full: dict = {}
+    diffs: dict = {}
+    for row in rows:
+        bar = pd.Timestamp(floor_to_grid(row["event_time"], interval)).as_unit("ms")
+        if row.get("kind") in FULL_BOOK_KINDS:
+            full[bar] = (row.get("bids", []), row.get("asks", []))
+        else:
+            diffs.setdefault(bar, []).append(row)
+    books, sources = {}, {}
+    for bar in index:
+        if bar in full:
+            books[bar], sources[bar] = full[bar], "full_book"
+        elif bar in diffs:
+            books[bar], sources[bar] = replay_diffs(diffs[bar]), "diff_replay"
+    return pd.Series(books, index=index, dtype=object), sources
+
+
+def analytics_ref(*, symbol: str, metric: str) -> SeriesRef:
+    return series(DataType.ANALYTICS, symbol, metric=metric)
+
+
+def result_latest_as_of(*, ref: SeriesRef, timeframe: str) -> datetime | None:
+    row = store.collection(ref).find_one({"timeframe": timeframe}, sort=[("as_of", DESCENDING)])
+    return row["as_of"] if row else None
+
+
+def result_latest_book_time(*, ref: SeriesRef) -> datetime | None:
+    """The newest order-book time a stored spread result has read."""
+    row = store.collection(ref).find_one({}, projection={"values.latest_book_time": 1}, sort=[("as_of", DESCENDING)])
+    return row["values"].get("latest_book_time") if row else None
+
+
+def result_exists(*, ref: SeriesRef) -> bool:
+    return mongo.database()[ref.collection].find_one({}, projection={"_id": 1}) is not None
+
+
+def result_list(*, ref: SeriesRef, timeframe: str | None, window: int | None, limit: int) -> list[dict]:
+    """Stored results, latest `as_of` first (then the larger window, for a stable order)."""
+    query: dict = {}
+    if timeframe:
+        query["timeframe"] = timeframe
+    if window:
+        query["window"] = window
+    cursor = mongo.database()[ref.collection].find(query, projection={"_id": 0})
+    return list(cursor.sort([("as_of", DESCENDING), ("window", DESCENDING), ("timeframe", ASCENDING)]).limit(limit))
