@@ -11,7 +11,10 @@ from petrosa_dm import mongo
 from petrosa_dm.intervals import floor_to_grid, next_open_time
 
 from . import frames
+from .calculators import correlation
 from .calculators.spread import replay_diffs
+from .coverage import coverage_measure
+from .metrics import clean
 
 CANDLE_FIELDS = {"_id": 0, "open_time": 1, **dict.fromkeys(frames.CANDLE_COLUMNS, 1)}
 FULL_BOOK_KINDS = ("partial", "snapshot")
@@ -114,3 +117,47 @@ def result_list(*, ref: SeriesRef, timeframe: str | None, window: int | None, li
         query["window"] = window
     cursor = mongo.database()[ref.collection].find(query, projection={"_id": 0})
     return list(cursor.sort([("as_of", DESCENDING), ("window", DESCENDING), ("timeframe", ASCENDING)]).limit(limit))
+
+
+class NoCandles(LookupError):
+    """A pair has no finished candles for the requested interval."""
+
+    def __init__(self, symbol: str, interval: str) -> None:
+        super().__init__(f"no {interval} candles stored for {symbol}")
+        self.symbol = symbol
+
+
+def correlation_matrix_get(*, pairs: list[str], interval: str, window: int, now: datetime) -> dict:
+    """Pearson correlation of log returns over the last `window` bars all pairs share (computed on demand).
+
+    The window ends where the pair with the oldest newest candle ends, so no pair is read past its data; only
+    timestamps where every pair has a return (its candle and the one before it) enter the matrix.
+    """
+    refs = [series(DataType.CANDLES, pair, interval=interval) for pair in pairs]
+    ends = {}
+    for ref in refs:
+        ends[ref.symbol] = candle_window_end(ref=ref, now=now)
+        if ends[ref.symbol] is None:
+            raise NoCandles(ref.symbol, interval)
+    end = min(ends.values())
+    loaded = {ref.symbol: candle_window_load(ref=ref, end=end, bars=window + 1, now=now) for ref in refs}
+    returns = correlation.aligned_returns({symbol: frame["close"] for symbol, frame in loaded.items()})
+    matrix = correlation.correlation_matrix(returns).reindex(index=pairs, columns=pairs)
+    coverages = {
+        ref.symbol: coverage_measure(
+            dataset_id=ref.collection, interval=interval, present=loaded[ref.symbol]["close"].notna()
+        )
+        for ref in refs
+    }
+    return {
+        "matrix": {row: {column: clean(matrix.loc[row, column]) for column in pairs} for row in pairs},
+        "observations": len(returns),
+        "start": returns.index[0].to_pydatetime() if len(returns) else None,
+        "end": returns.index[-1].to_pydatetime() if len(returns) else None,
+        "as_of": end,
+        "coverage": {
+            symbol: {key: value for key, value in coverage.items() if key != "gaps"}
+            for symbol, coverage in coverages.items()
+        },
+        "reliable": all(coverage["reliable"] for coverage in coverages.values()),
+    }
