@@ -157,3 +157,31 @@ def test_compute_analytics_command_prints_a_summary(mongo_db, capsys):
     assert "computed 6 results (1 flagged unreliable) for 1 candle series and 0 depth series" in output
     assert mongo_db["analytics_ETHUSDT_volatility"].count_documents({}) == 0
     assert mongo_db["analytics_BTCUSDT_trend"].find_one()["window"] == 10
+
+
+def test_a_bar_with_only_diff_updates_is_replayed_and_says_so(mongo_db):
+    def update(update_id: int, seconds: int, bids: list, asks: list, kind: str = "diff") -> dict:
+        moment = T0 + timedelta(seconds=seconds)
+        return {
+            "symbol": "BTCUSDT",
+            "kind": kind,
+            "final_update_id": update_id,
+            "event_time": moment,
+            "bids": bids,
+            "asks": asks,
+            "source": "stream",
+            "ingested_at": moment,
+        }
+
+    rows = [
+        update(1, 10, [["100", "1"]], [["101", "1"]], kind="snapshot"),
+        update(2, 70, [["100.5", "2"]], [["100.9", "1"]]),
+        update(3, 80, [["100.5", "0"], ["100.4", "1"]], []),
+    ]
+    store.write_rows(series("depth", "BTCUSDT"), rows)
+    services.analytics_compute_spread(symbol="BTCUSDT", windows=[2])
+    result = mongo_db["analytics_BTCUSDT_spread"].find_one()
+    assert result["values"]["book_source"] == "diff_replay"
+    assert result["values"]["diff_replay_bars"] == 1
+    assert (result["values"]["latest"]["best_bid"], result["values"]["latest"]["best_ask"]) == (100.4, 100.9)
+    assert result["coverage"]["rows_present"] == 2
