@@ -76,6 +76,13 @@ def _coverage(ref: SeriesRef, frame: pd.DataFrame) -> dict:
     return coverage_measure(dataset_id=ref.collection, interval=ref.interval, present=frame["close"].notna())
 
 
+def _windows(windows: list[int] | None) -> list[int]:
+    windows = sorted(set(windows or settings.ANALYTICS_WINDOWS))
+    if min(windows) < 2:
+        raise ValueError(f"windows must be at least 2 bars, got {windows}")  # one bar has no spread of returns
+    return windows
+
+
 def seasonality_window(*, interval: str, end: datetime) -> int:
     """Bars in the last ANALYTICS_SEASONALITY_DAYS days (at least two, so one return exists)."""
     return max(2, grid_count(end - timedelta(days=settings.ANALYTICS_SEASONALITY_DAYS), end, interval))
@@ -159,7 +166,7 @@ def analytics_compute(
     if as_of is None:
         summary.skipped = "no finished candles"
         return summary
-    windows = sorted(set(windows or settings.ANALYTICS_WINDOWS))
+    windows = _windows(windows)
     names = metrics or [*CANDLE_METRICS, "correlation"]
     computed_at = utcnow()
     summary.as_of = as_of
@@ -203,7 +210,7 @@ def analytics_compute_spread(
         return summary
     interval = settings.ANALYTICS_SPREAD_PERIOD
     as_of = next_open_time(floor_to_grid(latest, interval), interval)
-    windows = sorted(set(windows or settings.ANALYTICS_WINDOWS))
+    windows = _windows(windows)
     start = window_start(as_of, interval, max(windows))
     books, sources = selectors.depth_books_by_bar(ref=depth_ref, start=start, end=as_of, interval=interval)
     per_bar = spread.spread_frame(books, band_bps=settings.ANALYTICS_DEPTH_BAND_BPS)

@@ -110,6 +110,9 @@ def test_the_schedule_computes_only_series_with_new_data(mongo_db, settings):
     assert tasks.compute_all() == 1
     as_ofs = sorted(row["as_of"] for row in mongo_db["analytics_BTCUSDT_volatility"].find())
     assert as_ofs == [T0 + 50 * HOUR, T0 + 51 * HOUR]
+    # On demand: the same window again, replaced in place (6 candle metrics; no correlation for the reference pair).
+    assert tasks.compute_series("BTCUSDT", "1h") == 6
+    assert mongo_db["analytics_BTCUSDT_volatility"].count_documents({}) == 2
     settings.ENABLE_ANALYTICS = False
     store.write_rows(
         series("candles", "BTCUSDT", interval="1h"), [candle_row("BTCUSDT", "1h", T0 + 51 * HOUR, 102.0, step=HOUR)]
@@ -185,3 +188,9 @@ def test_a_bar_with_only_diff_updates_is_replayed_and_says_so(mongo_db):
     assert result["values"]["diff_replay_bars"] == 1
     assert (result["values"]["latest"]["best_bid"], result["values"]["latest"]["best_ask"]) == (100.4, 100.9)
     assert result["coverage"]["rows_present"] == 2
+
+
+def test_a_window_under_two_bars_is_refused(mongo_db):
+    write_candles("BTCUSDT", closes_walk(10))
+    with pytest.raises(ValueError, match="at least 2"):
+        services.analytics_compute(symbol="BTCUSDT", interval="1h", windows=[1])
