@@ -213,7 +213,17 @@ BINANCE_WEIGHT_BUDGET = env.int("BINANCE_WEIGHT_BUDGET", default=1200)
 # (auditor settings go here)
 
 # --- Analytics ---
-# (analytics settings go here)
+# A result whose window has less than this fraction of its expected candles is flagged `reliable: false`.
+ANALYTICS_MIN_COVERAGE = env.float("ANALYTICS_MIN_COVERAGE", default=0.95)
+# Window lengths, in bars, computed for every candle series on each run.
+ANALYTICS_WINDOWS = [int(value) for value in env.list("ANALYTICS_WINDOWS", default=["20", "100"])]
+# Seasonality profiles read this many days of candles (converted to bars per timeframe).
+ANALYTICS_SEASONALITY_DAYS = env.int("ANALYTICS_SEASONALITY_DAYS", default=7)
+# Stored correlation: each pair's rolling correlation of log returns against this pair, same timeframe.
+ANALYTICS_REFERENCE_PAIR = env.str("ANALYTICS_REFERENCE_PAIR", default="BTCUSDT")
+# Spread is measured per bar of this timeframe from the last book of each bar, depth within this band of the mid.
+ANALYTICS_SPREAD_PERIOD = env.str("ANALYTICS_SPREAD_PERIOD", default="1m")
+ANALYTICS_DEPTH_BAND_BPS = env.float("ANALYTICS_DEPTH_BAND_BPS", default=10.0)
 
 # --- Ingestion (consumer) ---
 # (further consumer settings go here)

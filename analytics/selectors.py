@@ -1,0 +1,174 @@
+"""Reads for analytics: candle windows, order books per bar, stored results and what has new data."""
+
+from datetime import datetime
+
+import pandas as pd
+from pymongo import ASCENDING, DESCENDING
+
+from ingestion.naming import DataType, SeriesRef, parse_collection, series
+from petrosa_dm import mongo
+from petrosa_dm.intervals import floor_to_grid, next_open_time
+
+from . import frames
+from .calculators import correlation
+from .calculators.spread import replay_diffs
+from .coverage import coverage_measure
+from .metrics import clean
+
+CANDLE_FIELDS = {"_id": 0, "open_time": 1, **dict.fromkeys(frames.CANDLE_COLUMNS, 1)}
+FULL_BOOK_KINDS = ("partial", "snapshot")
+DIFF_REPLAY_ROWS = 5_000
+
+
+def _finished(now: datetime) -> dict:
+    # A candle still open (closed false and its close time not yet passed) would change under us: leave it out.
+    return {"$or": [{"closed": True}, {"close_time": {"$lt": now}}]}
+
+
+def candle_latest_open_time(*, ref: SeriesRef, now: datetime) -> datetime | None:
+    """The open time of the newest finished candle of a series."""
+    row = mongo.database()[ref.collection].find_one(
+        _finished(now), projection={"open_time": 1}, sort=[("open_time", DESCENDING)]
+    )
+    return row["open_time"] if row else None
+
+
+def candle_window_end(*, ref: SeriesRef, now: datetime) -> datetime | None:
+    """The exclusive end of the newest complete window: the open time after the newest finished candle."""
+    latest = candle_latest_open_time(ref=ref, now=now)
+    return next_open_time(latest, ref.interval) if latest else None
+
+
+def candle_window_load(*, ref: SeriesRef, end: datetime, bars: int, now: datetime) -> pd.DataFrame:
+    """The `bars` candles before `end` on the grid, missing ones as NaN rows."""
+    start = frames.window_start(end, ref.interval, bars)
+    query = {"open_time": {"$gte": start, "$lt": end}, **_finished(now)}
+    rows = list(mongo.database()[ref.collection].find(query, projection=CANDLE_FIELDS).sort("open_time", ASCENDING))
+    return frames.candle_frame(rows, frames.grid_index(start, end, ref.interval))
+
+
+def candle_series_list() -> list[SeriesRef]:
+    """Every candle series in the store, by the naming rules."""
+    refs = (parse_collection(name) for name in mongo.database().list_collection_names())
+    return sorted((ref for ref in refs if ref and ref.data_type is DataType.CANDLES), key=lambda ref: ref.collection)
+
+
+def depth_series_list() -> list[SeriesRef]:
+    refs = (parse_collection(name) for name in mongo.database().list_collection_names())
+    return sorted((ref for ref in refs if ref and ref.data_type is DataType.DEPTH), key=lambda ref: ref.collection)
+
+
+def depth_latest_event_time(*, ref: SeriesRef) -> datetime | None:
+    row = mongo.database()[ref.collection].find_one({}, projection={"event_time": 1}, sort=[("event_time", -1)])
+    return row["event_time"] if row else None
+
+
+def _bar(moment: datetime, interval: str) -> pd.Timestamp:
+    return pd.Timestamp(floor_to_grid(moment, interval)).as_unit("ms")
+
+
+def depth_books_by_bar(*, ref: SeriesRef, start: datetime, end: datetime, interval: str) -> tuple[pd.Series, dict]:
+    """The last book of each bar in [start, end): a full book (partial depth or REST snapshot) when the bar has
+    one, else the bar's diff updates replayed (only the newest DIFF_REPLAY_ROWS diffs are read, which bounds the
+    cost at 100 ms diff streams). Returns (books per bar, NaN where none; the source of each book)."""
+    index = frames.grid_index(start, end, interval)
+    depth = mongo.database()[ref.collection]
+    in_range = {"event_time": {"$gte": start, "$lt": end}}
+    fields = {"_id": 0, "event_time": 1, "bids": 1, "asks": 1}
+    order = [("event_time", ASCENDING), ("final_update_id", ASCENDING)]
+    full = {
+        _bar(row["event_time"], interval): (row.get("bids", []), row.get("asks", []))
+        for row in depth.find({**in_range, "kind": {"$in": FULL_BOOK_KINDS}}, projection=fields, sort=order)
+    }
+    newest_diffs = depth.find(
+        {**in_range, "kind": {"$nin": FULL_BOOK_KINDS}},
+        projection=fields,
+        sort=[(field, DESCENDING) for field, _ in order],
+        limit=DIFF_REPLAY_ROWS,
+    )
+    diffs: dict = {}
+    for row in reversed(list(newest_diffs)):
+        diffs.setdefault(_bar(row["event_time"], interval), []).append(row)
+    books, sources = {}, {}
+    for bar in index:
+        if bar in full:
+            books[bar], sources[bar] = full[bar], "full_book"
+        elif bar in diffs:
+            books[bar], sources[bar] = replay_diffs(diffs[bar]), "diff_replay"
+    return pd.Series(books, index=index, dtype=object), sources
+
+
+def analytics_ref(*, symbol: str, metric: str) -> SeriesRef:
+    return series(DataType.ANALYTICS, symbol, metric=metric)
+
+
+def result_latest_as_of(*, ref: SeriesRef, timeframe: str) -> datetime | None:
+    row = mongo.database()[ref.collection].find_one({"timeframe": timeframe}, sort=[("as_of", DESCENDING)])
+    return row["as_of"] if row else None
+
+
+def result_latest_book_time(*, ref: SeriesRef) -> datetime | None:
+    """The newest order-book time a stored spread result has read."""
+    row = mongo.database()[ref.collection].find_one(
+        {}, projection={"values.latest_book_time": 1}, sort=[("as_of", DESCENDING)]
+    )
+    return row["values"].get("latest_book_time") if row else None
+
+
+def result_exists(*, ref: SeriesRef) -> bool:
+    return mongo.database()[ref.collection].find_one({}, projection={"_id": 1}) is not None
+
+
+def result_list(*, ref: SeriesRef, timeframe: str | None, window: int | None, limit: int) -> list[dict]:
+    """Stored results, latest `as_of` first (then the larger window, for a stable order)."""
+    query: dict = {}
+    if timeframe:
+        query["timeframe"] = timeframe
+    if window:
+        query["window"] = window
+    cursor = mongo.database()[ref.collection].find(query, projection={"_id": 0})
+    return list(cursor.sort([("as_of", DESCENDING), ("window", DESCENDING), ("timeframe", ASCENDING)]).limit(limit))
+
+
+class NoCandles(LookupError):
+    """A pair has no finished candles for the requested interval."""
+
+    def __init__(self, symbol: str, interval: str) -> None:
+        super().__init__(f"no {interval} candles stored for {symbol}")
+        self.symbol = symbol
+
+
+def correlation_matrix_get(*, pairs: list[str], interval: str, window: int, now: datetime) -> dict:
+    """Pearson correlation of log returns over the last `window` bars all pairs share (computed on demand).
+
+    The window ends where the pair with the oldest newest candle ends, so no pair is read past its data; only
+    timestamps where every pair has a return (its candle and the one before it) enter the matrix.
+    """
+    refs = [series(DataType.CANDLES, pair, interval=interval) for pair in pairs]
+    ends = {}
+    for ref in refs:
+        ends[ref.symbol] = candle_window_end(ref=ref, now=now)
+        if ends[ref.symbol] is None:
+            raise NoCandles(ref.symbol, interval)
+    end = min(ends.values())
+    loaded = {ref.symbol: candle_window_load(ref=ref, end=end, bars=window + 1, now=now) for ref in refs}
+    returns = correlation.aligned_returns({symbol: frame["close"] for symbol, frame in loaded.items()})
+    matrix = correlation.correlation_matrix(returns).reindex(index=pairs, columns=pairs)
+    coverages = {
+        ref.symbol: coverage_measure(
+            dataset_id=ref.collection, interval=interval, present=loaded[ref.symbol]["close"].notna()
+        )
+        for ref in refs
+    }
+    return {
+        "matrix": {row: {column: clean(matrix.loc[row, column]) for column in pairs} for row in pairs},
+        "observations": len(returns),
+        "start": returns.index[0].to_pydatetime() if len(returns) else None,
+        "end": returns.index[-1].to_pydatetime() if len(returns) else None,
+        "as_of": end,
+        "coverage": {
+            symbol: {key: value for key, value in coverage.items() if key != "gaps"}
+            for symbol, coverage in coverages.items()
+        },
+        "reliable": all(coverage["reliable"] for coverage in coverages.values()),
+    }
