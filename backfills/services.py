@@ -93,8 +93,10 @@ def backfill_job_create(
     requested_by=None,
     source: str = "api",
     gaps: Iterable[Gap] = (),
+    enqueue: bool = True,
 ) -> BackfillJob:
-    """Validate and save a job, link the gaps it is meant to fill, and enqueue it once the transaction commits."""
+    """Validate and save a job, link the gaps it is meant to fill, and enqueue it once the transaction commits
+    (`enqueue=False` when the caller runs it in-process, as `manage.py backfill --wait` does)."""
     fields = backfill_job_validate(
         symbol=symbol, data_type=data_type, timeframe=timeframe, start=start, end=end, priority=priority
     )
@@ -105,7 +107,8 @@ def backfill_job_create(
         for gap in gaps:
             gap.backfill_job, gap.status = job, Gap.Status.BACKFILLING
             gap.save(update_fields=["backfill_job", "status", "last_checked"])
-        transaction.on_commit(partial(backfill_job_enqueue, job_id=job.pk, priority=job.priority))
+        if enqueue:
+            transaction.on_commit(partial(backfill_job_enqueue, job_id=job.pk, priority=job.priority))
     logger.info("backfill job created", extra={"job_id": job.pk, "symbol": job.symbol, "data_type": job.data_type})
     return job
 

@@ -238,6 +238,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Several models have `status` and `data_type` choices; name each enum after its model.
+    "ENUM_NAME_OVERRIDES": {
+        "BackfillJobStatusEnum": "backfills.models.BackfillJob.Status",
+        "BackfillDataTypeEnum": "backfills.models.BackfillJob.DataType",
+        "ReadinessStatusEnum": ["healthy", "unhealthy"],
+    },
 }
 
 # --- Logging: structured JSON on stdout ---
