@@ -203,6 +203,7 @@ class _Run:
         self.ref = self.fetcher.ref
         self._requests_saved = 0
         self._weight_saved = 0
+        self._mostly_new = True
 
     def _charges(self) -> dict:
         """Requests and weight sent since the last save, added to the job's totals."""
@@ -218,7 +219,9 @@ class _Run:
                 logger.info("backfill job stopped: cancelled or taken over", extra={"job_id": self.job.pk})
                 return
             page = self.fetcher.fetch(self.client, position)
-            result = write_rows(self.ref, page.rows)
+            # Insert-first while pages turn out new; once stored rows show up (a rerun), upsert directly.
+            result = write_rows(self.ref, page.rows, mostly_new=self._mostly_new)
+            self._mostly_new = result.duplicates + result.updated == 0
             position = page.position
             if not self._save_page(position, len(page.rows), result):
                 return
