@@ -211,9 +211,8 @@ class BinanceClient:
         error = state.outcome.exception()
         if isinstance(error, RateLimited):
             return max(error.retry_after, self.governor.seconds_to_reset())
-        return wait_exponential_jitter(
-            initial=settings.BINANCE_BACKOFF_INITIAL, max=settings.BINANCE_BACKOFF_MAX, jitter=1
-        )(state)
+        initial = settings.BINANCE_BACKOFF_INITIAL
+        return wait_exponential_jitter(multiplier=initial, max=settings.BINANCE_BACKOFF_MAX, jitter=initial)(state)
 
     def _send(self, endpoint: str, params: dict, weight: int, convert: Callable[[Any], T]) -> T:
         self.governor.acquire(weight)

@@ -189,7 +189,7 @@ class BinanceTestServer:
         weight = self._weight(path, params)
         with self._lock:
             status, extra, body, delay = self._admit(path, now, window, weight)
-            if status == 200:
+            if status == 200 and not body:
                 try:
                     body = json.dumps(self._answer(path, params, now)).encode()
                 except ApiError as exc:

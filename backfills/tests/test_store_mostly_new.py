@@ -34,9 +34,7 @@ def _candle(minute: int, close: str, event_delay_ms: int) -> dict:
 
 def test_new_rows_are_inserted_and_existing_ones_follow_the_newer_wins_rule(mongo_db):
     write_rows(REF, [_candle(0, "1.0", 5), _candle(1, "1.0", 1)])
-    result = write_rows(
-        REF, [_candle(0, "2.0", 1), _candle(1, "2.0", 5), _candle(2, "2.0", 1)], mostly_new=True
-    )
+    result = write_rows(REF, [_candle(0, "2.0", 1), _candle(1, "2.0", 5), _candle(2, "2.0", 1)], mostly_new=True)
     assert (result.inserted, result.updated, result.duplicates) == (1, 1, 1)
     stored = {row["open_time"].minute: str(row["close"]) for row in collection(REF).find()}
     assert stored == {0: "1.0", 1: "2.0", 2: "2.0"}  # minute 0 kept its newer version
