@@ -21,6 +21,8 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from figures import record  # bench/ is on sys.path when a bench script runs
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 BINANCE_LIMIT_PER_MINUTE = 2400
@@ -121,6 +123,10 @@ def main() -> None:
             settings.BINANCE_FUTURES_BASE_URL = server.url
             rows, seconds = bench_fetch(windows=args.windows, window=window, budget=budget, server=server)
             achieved = rows / seconds * 60
+            record(
+                "backfill: rows/min vs theoretical max under the weight budget", achieved / theoretical * 100, 90, "%"
+            )
+            record("backfill: HTTP 429 responses", server.status_counts()[429], 0, "429s", better="lower")
             print(
                 f"fetch path: {achieved:,.0f} rows/min achieved vs {theoretical:,.0f} rows/min theoretical "
                 f"= {achieved / theoretical:.1%}; 429s: {server.status_counts()[429]}; "
