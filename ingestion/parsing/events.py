@@ -35,11 +35,11 @@ _refs: dict[tuple, SeriesRef] = {}
 
 def series_ref(data_type: DataType, symbol: object, interval: object = None) -> SeriesRef:
     """The validated series of a symbol (and interval), cached: the naming rules run once per series."""
+    if type(symbol) is not str or (interval is not None and type(interval) is not str):
+        raise WrongType(f"symbol {symbol!r} and interval {interval!r} must be strings")
     key = (data_type, symbol, interval)
     ref = _refs.get(key)
     if ref is None:
-        if type(symbol) is not str or (interval is not None and type(interval) is not str):
-            raise WrongType(f"symbol {symbol!r} / interval {interval!r} must be strings")
         try:
             ref = naming.series(data_type, symbol, interval=interval)
         except naming.InvalidName as exc:
