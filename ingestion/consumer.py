@@ -173,7 +173,7 @@ class Consumer:
                 connect_timeout=5,
                 disconnected_cb=self._on_disconnected,
                 reconnected_cb=self._on_reconnected,
-                closed_cb=self._on_disconnected,
+                closed_cb=self._on_closed,
                 error_cb=self._on_error,
             )
         )
@@ -189,6 +189,9 @@ class Consumer:
     async def _on_disconnected(self) -> None:
         metrics.nats_connection_status.set(0)
         logger.warning("disconnected from NATS")
+
+    async def _on_closed(self) -> None:
+        metrics.nats_connection_status.set(0)
 
     async def _on_reconnected(self) -> None:
         metrics.nats_connection_status.set(1)
