@@ -9,7 +9,7 @@
   marked in progress, so JetStream does not hand it to another replica, and fetching pauses (the queue is full).
 - NATS down: nats-py reconnects with backoff for ever; `data_manager_nats_connection_status` follows it.
 - Stop (SIGTERM/SIGINT set a flag): no more fetching; the batches in hand are written and acked, messages
-  received but not yet handed out are nak'ed for immediate redelivery, and `run()` returns.
+  received meanwhile are written and acked too, and `run()` returns.
 """
 
 import asyncio
@@ -155,10 +155,13 @@ class Consumer:
             writer = asyncio.create_task(self._write_loop())
             try:
                 await self._fetch_loop(fetcher)
+                # Messages the server sent before it saw us stop are in hand too: written and acked like the rest.
+                leftover = await fetcher.stop()
+                if leftover:
+                    await self._hand_over(leftover)
             finally:
                 await self._queue.put(None)
                 await writer
-                await self._nak(await fetcher.stop())
         finally:
             await self._close(nc)
             self._executor.shutdown(wait=False)
@@ -216,18 +219,21 @@ class Consumer:
                 logger.warning("fetch failed: %s", exc)
                 await asyncio.sleep(1)
                 continue
-            if not msgs:
-                continue
-            started = perf_counter()
-            self._in_hand.append(msgs)
-            metrics.messages_received.inc(len(msgs))
-            metrics.batch_size.observe(len(msgs))
-            batch = batch_parse(
-                payloads=[(msg.data, msg.subject) for msg in msgs],
-                ingested_at=utcnow(),
-                message_id=lambda index, msgs=msgs: _message_id(msgs[index]),
-            )
-            await self._queue.put((msgs, batch, started))
+            if msgs:
+                await self._hand_over(msgs)
+
+    async def _hand_over(self, msgs: list[Msg]) -> None:
+        """Parse a batch and queue it for the writer (waits while the writer is busy with the previous one)."""
+        started = perf_counter()
+        self._in_hand.append(msgs)
+        metrics.messages_received.inc(len(msgs))
+        metrics.batch_size.observe(len(msgs))
+        batch = batch_parse(
+            payloads=[(msg.data, msg.subject) for msg in msgs],
+            ingested_at=utcnow(),
+            message_id=lambda index: _message_id(msgs[index]),
+        )
+        await self._queue.put((msgs, batch, started))
 
     async def _write_loop(self) -> None:
         while (item := await self._queue.get()) is not None:
@@ -290,13 +296,6 @@ class Consumer:
                 await msg.ack()
         except Exception as exc:  # unacked messages come back after ack_wait and are written again idempotently
             logger.warning("could not ack %d messages: %s", len(msgs), exc)
-
-    async def _nak(self, msgs: list[Msg]) -> None:
-        for msg in msgs:
-            try:
-                await msg.nak()
-            except Exception:
-                return
 
     def _account(self, batch: Batch, started: float) -> None:
         now = utcnow()

@@ -38,6 +38,7 @@ class PullFetcher:
         self._arrived = asyncio.Event()
         self._inbox = ""
         self._subscription: Subscription | None = None
+        self._stopping = False
 
     async def start(self) -> None:
         self._inbox = self.nc.new_inbox()
@@ -67,7 +68,7 @@ class PullFetcher:
 
     async def _keep_requesting(self) -> None:
         loop = asyncio.get_running_loop()
-        if self._open > 0 and loop.time() < self._deadline:
+        if self._stopping or (self._open > 0 and loop.time() < self._deadline):
             return
         if len(self._buffer) >= self.batch_size:
             return  # enough in hand; ask again when it is taken
@@ -83,7 +84,16 @@ class PullFetcher:
             await asyncio.wait_for(self._arrived.wait(), timeout)
 
     async def stop(self) -> list[Msg]:
-        """Stop receiving; returns the messages received but not handed out (the caller naks them)."""
+        """Stop receiving; returns the messages received but not handed out yet (the caller still owns them).
+
+        The open pull request is let run out first (at most `expires`): messages the server sends for it after
+        we unsubscribed would count as delivered to us and wait `ack_wait` before going to another replica."""
+        self._stopping = True
+        loop = asyncio.get_running_loop()
+        while self._open > 0 and loop.time() < self._deadline:
+            self._arrived.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._arrived.wait(), max(self._deadline - loop.time(), 0.01))
         if self._subscription is not None:
             await self._subscription.unsubscribe()
             self._subscription = None
