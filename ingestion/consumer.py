@@ -2,11 +2,11 @@
 
 - Binding: a JetStream stream over the subject (created with bounded retention when no stream covers it) and one
   durable pull consumer, shared by every replica (`ensure_stream`, `ensure_durable`).
-- Flow: a fetch loop pulls and parses batches and hands them to a write loop through a one-slot queue, so the next
-  batch is fetched and parsed while the previous one is written. A batch is acked only after all its rows and dead
-  letters are written.
+- Flow: a fetch loop pulls and parses batches and hands them to a write loop, so the next batch is fetched and
+  parsed while the previous one is written (two batches in hand at most). A batch is acked only after all its
+  rows and dead letters are written.
 - Store down: the write is retried with backoff (tenacity) and never given up; meanwhile every message in hand is
-  marked in progress, so JetStream does not hand it to another replica, and fetching pauses (the queue is full).
+  marked in progress, so JetStream does not hand it to another replica, and fetching pauses (no free slot).
 - NATS down: nats-py reconnects with backoff for ever; `data_manager_nats_connection_status` follows it.
 - Stop (SIGTERM/SIGINT set a flag): no more fetching; the batches in hand are written and acked, messages
   received meanwhile are written and acked too, and `run()` returns.
@@ -125,8 +125,13 @@ class Consumer:
         self.sink: Sink = sink or self.store_batch
         self._stopping = asyncio.Event()
         self._stop_requested_at: float | None = None
+        self._closing = False
         self._in_hand: list[list[Msg]] = []
-        self._queue: asyncio.Queue[tuple[list[Msg], Batch, float] | None] = asyncio.Queue(maxsize=1)
+        self._queue: asyncio.Queue[tuple[list[Msg], Batch, float] | None] = asyncio.Queue()
+        # Batches in hand: one being written, one fetched and parsed meanwhile. Fetching waits for a free slot, so
+        # while the store is slow messages gather in JetStream and the next fetch takes a full batch: big writes
+        # instead of many small ones, whose fixed cost would otherwise cap the throughput.
+        self._slots = asyncio.Semaphore(2)
 
     def stop(self) -> None:
         """Ask the consumer to finish the batches in hand and return (safe to call from a signal handler)."""
@@ -158,6 +163,7 @@ class Consumer:
                 # Messages the server sent before it saw us stop are in hand too: written and acked like the rest.
                 leftover = await fetcher.stop()
                 if leftover:
+                    await self._slots.acquire()
                     await self._hand_over(leftover)
             finally:
                 await self._queue.put(None)
@@ -191,7 +197,8 @@ class Consumer:
 
     async def _on_disconnected(self) -> None:
         metrics.nats_connection_status.set(0)
-        logger.warning("disconnected from NATS")
+        if not self._closing:
+            logger.warning("disconnected from NATS")
 
     async def _on_closed(self) -> None:
         metrics.nats_connection_status.set(0)
@@ -204,6 +211,7 @@ class Consumer:
         logger.warning("NATS error: %s", error)
 
     async def _close(self, nc: Client) -> None:
+        self._closing = True
         try:
             await nc.flush(timeout=5)
         except Exception as exc:  # acks not flushed are redelivered later: harmless, idempotent writes
@@ -213,17 +221,21 @@ class Consumer:
 
     async def _fetch_loop(self, fetcher: PullFetcher) -> None:
         while not self._stopping.is_set():
+            await self._slots.acquire()
+            msgs: list[Msg] = []
             try:
-                msgs = await fetcher.fetch()
+                if not self._stopping.is_set():
+                    msgs = await fetcher.fetch()
             except nats.errors.Error as exc:  # e.g. connection closed mid-request; nats-py reconnects
                 logger.warning("fetch failed: %s", exc)
                 await asyncio.sleep(1)
-                continue
             if msgs:
-                await self._hand_over(msgs)
+                await self._hand_over(msgs)  # the writer frees the slot once the batch is acked
+            else:
+                self._slots.release()
 
     async def _hand_over(self, msgs: list[Msg]) -> None:
-        """Parse a batch and queue it for the writer (waits while the writer is busy with the previous one)."""
+        """Parse a batch and queue it for the writer (the caller holds a slot for it)."""
         started = perf_counter()
         self._in_hand.append(msgs)
         metrics.messages_received.inc(len(msgs))
@@ -242,6 +254,7 @@ class Consumer:
                 await self._ack(msgs)
                 self._account(batch, started)
             self._in_hand.remove(msgs)
+            self._slots.release()
 
     async def _write(self, msgs: list[Msg], batch: Batch) -> bool:
         """Write the batch, retrying while the store fails; False only when stopping ran out of grace time."""
