@@ -25,7 +25,7 @@ run: deps
 	$(DJANGO) collectstatic --noinput --verbosity 0
 	$(DJANGO) install_schedule
 	$(DJANGO) ensure_admin
-	@if command -v nats-server >/dev/null; then procs="mongo nats web worker beat"; \
+	@if command -v nats-server >/dev/null; then procs="mongo nats web worker beat consumer"; \
 	  else echo "nats-server not found: running without NATS and the consumer (apt-get install nats-server)"; \
 	  procs="mongo web worker beat"; fi; \
 	exec $(BIN)/honcho -f Procfile start $$procs

@@ -237,7 +237,14 @@ ANALYTICS_SPREAD_PERIOD = env.str("ANALYTICS_SPREAD_PERIOD", default="1m")
 ANALYTICS_DEPTH_BAND_BPS = env.float("ANALYTICS_DEPTH_BAND_BPS", default=10.0)
 
 # --- Ingestion (consumer) ---
-# (further consumer settings go here)
+# A partial batch is written this long after its first message arrived (bounds latency on a quiet stream).
+CONSUMER_LINGER_MS = env.int("CONSUMER_LINGER_MS", default=20)
+# Collections of one batch written in parallel.
+CONSUMER_WRITE_CONCURRENCY = env.int("CONSUMER_WRITE_CONCURRENCY", default=4)
+# On SIGTERM with the store down, how long to keep retrying the batch in hand before leaving it for redelivery.
+CONSUMER_SHUTDOWN_GRACE_SECONDS = env.float("CONSUMER_SHUTDOWN_GRACE_SECONDS", default=20.0)
+NATS_ACK_WAIT_SECONDS = env.float("NATS_ACK_WAIT_SECONDS", default=30.0)
+NATS_MAX_ACK_PENDING = env.int("NATS_MAX_ACK_PENDING", default=20_000)
 
 # --- Serving (data and catalog API) ---
 # (serving settings go here)

@@ -1,0 +1,223 @@
+"""Ingestion benchmark: replays the hftbacktest BTCUSDT capture through NATS JetStream and prints figures.
+
+    python -m petrosa_dm.testing.services .venv/bin/python bench/ingest.py [--limit 10000]
+
+(the wrapper starts the embedded MongoDB-compatible server and nats-server when MONGODB_URL / NATS_URL are unset)
+
+Figures, all measured in this run:
+1. the store's raw bulk-insert rate (insert_many without indexes, and the real write path with its unique indexes);
+2. messages/s through the pipeline (JetStream fetch, parse, group, ack) with the store replaced by a null sink;
+3. messages/s end-to-end into the store (fetch, parse, write, ack);
+4. publish-to-stored latency p50/p99 with `manage.py replay --rate 1000 --envelope` publishing in another process.
+In 2 and 3 the messages are published first and the consumer drains them, so the figure is the consumer's.
+"""
+
+import argparse
+import asyncio
+import gzip
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+PROJECT = Path(__file__).resolve().parent.parent
+CAPTURE = PROJECT.parent / "shared/data/binance/ws/captures/hftbacktest_usdm_btcusdt_20240808.gz"
+sys.path.insert(0, str(PROJECT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "petrosa_dm.settings")
+os.environ.setdefault("DATABASE_URL", f"sqlite:///{tempfile.mkdtemp(prefix='bench-ingest-')}/db.sqlite3")
+os.environ.setdefault("LOG_LEVEL", "WARNING")
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.core.management import call_command  # noqa: E402
+from pymongo import InsertOne  # noqa: E402
+
+from ingestion import store  # noqa: E402
+from ingestion.batches import Batch, batch_parse  # noqa: E402
+from ingestion.consumer import Consumer, ConsumerOptions, ensure_durable, ensure_stream  # noqa: E402
+from ingestion.store import WriteResult  # noqa: E402
+from petrosa_dm import mongo  # noqa: E402
+from petrosa_dm.timeutils import utcnow  # noqa: E402
+
+
+def load_capture(limit: int) -> list[bytes]:
+    with gzip.open(CAPTURE, "rb") as lines:
+        return [line.split(b" ", 1)[1].strip() for _, line in zip(range(limit), lines, strict=False)]
+
+
+def drop_series(database) -> None:
+    for name in database.list_collection_names():
+        if name.endswith("BTCUSDT") or name.startswith("bench_") or name == "dead_letters":
+            database.drop_collection(name)
+    store.forget_indexes()
+
+
+def store_raw_rates(payloads: list[bytes], batch_size: int) -> tuple[float, float]:
+    batch = batch_parse(payloads=[(payload, "bench") for payload in payloads], ingested_at=utcnow())
+    ref, rows = max(batch.rows.items(), key=lambda item: len(item[1]))
+    rows = rows[:5000]
+    database = mongo.database()
+    drop_series(database)
+    scratch = database["bench_raw_insert"]
+    started = time.perf_counter()
+    for start in range(0, len(rows), batch_size):
+        scratch.bulk_write([InsertOne(dict(row)) for row in rows[start : start + batch_size]], ordered=False)
+    raw = len(rows) / (time.perf_counter() - started)
+    store.collection(ref)  # indexes built before timing
+    started = time.perf_counter()
+    for start in range(0, len(rows), batch_size):
+        store.write_rows(ref, [dict(row) for row in rows[start : start + batch_size]])
+    indexed = len(rows) / (time.perf_counter() - started)
+    drop_series(database)
+    return raw, indexed
+
+
+def bench_options(batch_size: int, linger_ms: float) -> ConsumerOptions:
+    name = uuid.uuid4().hex[:10]
+    return ConsumerOptions.from_settings(
+        subject=f"bench.{name}.ws",
+        stream=f"BENCH_{name}",
+        durable=f"bench-{name}",
+        batch_size=batch_size,
+        linger=linger_ms / 1000,
+    )
+
+
+async def prepare(options: ConsumerOptions, payloads: list[bytes]) -> float:
+    """Bind the stream and durable and publish the payloads (core NATS); returns the publish rate."""
+    import nats
+
+    nc = await nats.connect(options.nats_url)
+    js = nc.jetstream()
+    stream = await ensure_stream(js, options)
+    await ensure_durable(js, stream, options)
+    started = time.perf_counter()
+    for payload in payloads:
+        await nc.publish(options.subject, payload)
+    await nc.flush()
+    rate = len(payloads) / (time.perf_counter() - started)
+    while (await js.stream_info(stream)).state.messages < len(payloads):
+        await asyncio.sleep(0.05)
+    await nc.close()
+    return rate
+
+
+async def delete_stream(options: ConsumerOptions) -> None:
+    import nats
+
+    nc = await nats.connect(options.nats_url)
+    await nc.jetstream().delete_stream(options.stream)
+    await nc.close()
+
+
+async def drain(options: ConsumerOptions, expected: int, *, null_sink: bool) -> float:
+    """Run a consumer until `expected` messages went through its sink; returns messages/s."""
+    seen = 0
+    done = asyncio.Event()
+    consumer = Consumer(options)
+
+    async def sink(batch: Batch) -> WriteResult:
+        nonlocal seen
+        result = WriteResult(inserted=batch.row_count) if null_sink else await consumer.store_batch(batch)
+        seen += batch.messages
+        if seen >= expected:
+            done.set()
+        return result
+
+    consumer.sink = sink
+    started = time.perf_counter()
+    running = asyncio.create_task(consumer.run())
+    await done.wait()
+    elapsed = time.perf_counter() - started
+    consumer.stop()
+    await running
+    return expected / elapsed
+
+
+async def latency(options: ConsumerOptions, seconds: float, rate: int) -> tuple[list[float], float]:
+    """Publish at `rate` msg/s from another process for `seconds`; publish-to-stored seconds of each message."""
+    lags: list[float] = []
+    seen = 0
+    consumer = Consumer(options)
+
+    async def sink(batch: Batch) -> WriteResult:
+        nonlocal seen
+        result = await consumer.store_batch(batch)
+        now = utcnow()
+        lags.extend((now - published_at).total_seconds() for published_at in batch.published_at)
+        seen += batch.messages
+        return result
+
+    consumer.sink = sink
+    await prepare(options, [])
+    running = asyncio.create_task(consumer.run())
+    count = int(seconds * rate)
+    command = [sys.executable, "manage.py", "replay", str(CAPTURE), "--rate", str(rate), "--envelope"]
+    command += ["--limit", str(count), "--subject", options.subject, "--nats-url", options.nats_url]
+    started = time.perf_counter()
+    publisher = await asyncio.create_subprocess_exec(*command, cwd=PROJECT, stdout=subprocess.DEVNULL)
+    await publisher.wait()
+    while seen < count and time.perf_counter() - started < seconds * 4 + 30:
+        await asyncio.sleep(0.05)
+    consumed_rate = seen / (time.perf_counter() - started)
+    consumer.stop()
+    await running
+    return sorted(lags), consumed_rate
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    return values[min(len(values) - 1, int(fraction * len(values)))] if values else float("nan")
+
+
+async def main(arguments: argparse.Namespace) -> None:
+    database = mongo.database()
+    pipeline_count = min(arguments.limit * 5, 90_000)
+    payloads = load_capture(max(arguments.limit, pipeline_count))
+    print(f"capture: {CAPTURE.name}, {len(payloads)} messages loaded; batch size {arguments.batch_size}")
+
+    raw, indexed = await asyncio.to_thread(store_raw_rates, payloads, arguments.batch_size)
+    print(f"store raw bulk insert, no indexes:              {raw:9,.0f} docs/s")
+    print(f"store write path (unique + time indexes):       {indexed:9,.0f} docs/s")
+
+    options = bench_options(arguments.batch_size, arguments.linger_ms)
+    publish_rate = await prepare(options, payloads[:pipeline_count])
+    rate = await drain(options, pipeline_count, null_sink=True)
+    await delete_stream(options)
+    print(f"publish (core NATS, one process):               {publish_rate:9,.0f} msg/s")
+    print(f"pipeline, null sink ({pipeline_count:,} msgs):           {rate:9,.0f} msg/s   (target >= 50,000)")
+
+    drop_series(database)
+    options = bench_options(arguments.batch_size, arguments.linger_ms)
+    await prepare(options, payloads[: arguments.limit])
+    rate = await drain(options, arguments.limit, null_sink=False)
+    await delete_stream(options)
+    stored = sum(database[name].estimated_document_count() for name in database.list_collection_names())
+    print(f"end-to-end into the store ({arguments.limit:,} msgs):      {rate:9,.0f} msg/s   (target >= 5,000)")
+    print(f"  rows stored: {stored:,}")
+
+    drop_series(database)
+    options = bench_options(arguments.batch_size, arguments.linger_ms)
+    lags, consumed = await latency(options, arguments.latency_seconds, 1000)
+    await delete_stream(options)
+    drop_series(database)
+    print(
+        f"publish-to-stored at 1,000 msg/s ({len(lags):,} msgs, consumed {consumed:,.0f} msg/s): "
+        f"p50 {percentile(lags, 0.5) * 1000:.0f} ms, p99 {percentile(lags, 0.99) * 1000:.0f} ms"
+        "   (target p99 <= 200 ms)"
+    )
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--limit", type=int, default=10_000, help="messages for the end-to-end run (pipeline: 5x)")
+    parser.add_argument("--latency-seconds", type=float, default=15, help="length of the 1,000 msg/s latency run")
+    parser.add_argument("--batch-size", type=int, default=500)
+    parser.add_argument("--linger-ms", type=float, default=20)
+    args = parser.parse_args()
+    call_command("migrate", verbosity=0)
+    asyncio.run(main(args))

@@ -1,0 +1,41 @@
+"""`manage.py consume`: the NATS JetStream consumer (see ingestion/consumer.py)."""
+
+import asyncio
+import signal
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+from prometheus_client import start_http_server
+
+from ingestion.consumer import Consumer, ConsumerOptions
+
+
+class Command(BaseCommand):
+    help = "Consume Binance futures events from NATS JetStream into MongoDB (acks after the write)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--batch-size", type=int, default=None, help="messages per fetch (CONSUMER_BATCH_SIZE)")
+        parser.add_argument(
+            "--metrics-port",
+            type=int,
+            default=settings.CONSUMER_METRICS_PORT,
+            help="port of the Prometheus metrics endpoint; 0 disables it (CONSUMER_METRICS_PORT)",
+        )
+
+    def handle(self, *args, batch_size: int | None, metrics_port: int, **options):
+        if metrics_port:
+            start_http_server(metrics_port)
+        consumer_options = ConsumerOptions.from_settings(batch_size=batch_size)
+        self.stdout.write(
+            f"consuming {consumer_options.subject} from {consumer_options.nats_url} "
+            f"(durable {consumer_options.durable}, metrics on :{metrics_port or 'off'})"
+        )
+        asyncio.run(self._run(consumer_options))
+        self.stdout.write("consumer stopped")
+
+    async def _run(self, consumer_options: ConsumerOptions) -> None:
+        consumer = Consumer(consumer_options)
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, consumer.stop)
+        await consumer.run()

@@ -1,0 +1,125 @@
+"""Typed reads of one event's fields, raising the rejection reason on bad input.
+
+Each reader takes the event dict and a key and returns the stored form: Decimal128 for prices and quantities,
+aware UTC datetimes for Binance's epoch milliseconds. `optional_*` readers return None for absent (or, for
+decimals, empty) fields: the exchange adds and drops optional fields over time.
+"""
+
+from datetime import datetime
+
+from bson.decimal128 import Decimal128
+
+from petrosa_dm.timeutils import MAX_VALID, MIN_VALID, from_ms, to_ms
+
+from .decimals import to_decimal128
+from .errors import ImpossibleTime, MissingField, NonPositivePrice, WrongType
+
+MIN_VALID_MS = to_ms(MIN_VALID)
+MAX_VALID_MS = to_ms(MAX_VALID)
+
+
+def required(event: dict, key: str) -> object:
+    try:
+        return event[key]
+    except KeyError:
+        raise MissingField(f"missing field {key!r}") from None
+
+
+def decimal(event: dict, key: str) -> Decimal128:
+    return _decimal(required(event, key), key)[0]
+
+
+def price(event: dict, key: str) -> Decimal128:
+    """A price that must be > 0."""
+    value, positive = _decimal(required(event, key), key)
+    if not positive:
+        raise NonPositivePrice(f"field {key!r} must be a positive price, got {event[key]!r}")
+    return value
+
+
+def optional_decimal(event: dict, key: str) -> Decimal128 | None:
+    value = event.get(key)
+    if value is None or value == "":
+        return None
+    return _decimal(value, key)[0]
+
+
+def _decimal(value: object, key: str) -> tuple[Decimal128, bool]:
+    if type(value) is not str:
+        raise WrongType(f"field {key!r} must be a decimal string, got {value!r}")
+    try:
+        return to_decimal128(value)
+    except ValueError as exc:
+        raise WrongType(f"field {key!r}: {exc}") from None
+
+
+def integer(event: dict, key: str) -> int:
+    value = required(event, key)
+    if type(value) is not int:
+        raise WrongType(f"field {key!r} must be an integer, got {value!r}")
+    return value
+
+
+def optional_integer(event: dict, key: str) -> int | None:
+    return None if event.get(key) is None else integer(event, key)
+
+
+def time(event: dict, key: str) -> datetime:
+    """Epoch milliseconds within timeutils' plausible range, as an aware UTC datetime."""
+    ms = integer(event, key)
+    if not MIN_VALID_MS <= ms < MAX_VALID_MS:
+        raise ImpossibleTime(f"field {key!r}: {ms} ms is outside {MIN_VALID.year}-{MAX_VALID.year}")
+    return from_ms(ms)
+
+
+def optional_time(event: dict, key: str) -> datetime | None:
+    return None if event.get(key) is None else time(event, key)
+
+
+def boolean(event: dict, key: str) -> bool:
+    value = required(event, key)
+    if type(value) is not bool:
+        raise WrongType(f"field {key!r} must be true or false, got {value!r}")
+    return value
+
+
+def text(event: dict, key: str) -> str:
+    value = required(event, key)
+    if type(value) is not str or not value:
+        raise WrongType(f"field {key!r} must be a non-empty string, got {value!r}")
+    return value
+
+
+def optional_text(event: dict, key: str) -> str | None:
+    return None if event.get(key) is None else text(event, key)
+
+
+def mapping(event: dict, key: str) -> dict:
+    value = required(event, key)
+    if type(value) is not dict:
+        raise WrongType(f"field {key!r} must be an object, got {type(value).__name__}")
+    return value
+
+
+def levels(event: dict, key: str) -> list:
+    """Order-book levels, kept as the exchange's [price, quantity] string pairs.
+
+    A depth message can carry a thousand numbers, so the syntax check runs once over all of them joined: every
+    level a pair, every item a string, only ASCII digits and dots."""
+    value = required(event, key)
+    if type(value) is not list:
+        raise WrongType(f"field {key!r} must be a list of [price, quantity] pairs")
+    try:
+        if any(len(level) != 2 for level in value):
+            raise TypeError
+        joined = "".join([item for level in value for item in level])
+    except TypeError:
+        raise WrongType(f"field {key!r}: every level must be a [price, quantity] pair of strings") from None
+    if joined and not (joined.isascii() and joined.replace(".", "").isdigit()):
+        raise WrongType(f"field {key!r}: levels must hold plain decimal strings")
+    return value
+
+
+def without_none(row: dict) -> dict:
+    """Absent optional fields are left out of the stored row rather than stored as null."""
+    return {key: value for key, value in row.items() if value is not None}

@@ -1,0 +1,118 @@
+"""One NATS message to rows: unwrap whatever carries the events, then build each event's rows.
+
+Accepted carriers: the socket client's envelope `{"stream", "data", "timestamp", "message_id", "source",
+"version", ...}`, Binance's combined-stream wrapper `{"stream", "data"}`, a bare event `{"e": ...}`, and arrays
+of events (`!markPrice@arr`, `!ticker@arr`), bare or wrapped. Extra keys (trace context and so on) are ignored.
+
+A message whose carrier is unusable, or whose single event is invalid, raises `InvalidMessage`. In an array, each
+invalid event is rejected on its own (returned in `rejected`) and the valid ones are kept: one bad ticker must not
+cost the other three hundred symbols their update.
+"""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import orjson
+
+from petrosa_dm.timeutils import InvalidTime, parse_time
+
+from .errors import InvalidJson, InvalidMessage, NoEvent, ParserBug, WrongType
+from .events import BUILDERS, Context, Rows
+
+
+@dataclass
+class Rejected:
+    """One event of an array payload that could not be stored."""
+
+    error: InvalidMessage
+    raw: str
+
+
+@dataclass(slots=True)
+class ParsedMessage:
+    rows: Rows = field(default_factory=list)
+    events: int = 0
+    ignored: int = 0
+    rejected: list[Rejected] = field(default_factory=list)
+    published_at: datetime | None = None
+
+
+def parse_message(raw: bytes | str, *, ingested_at: datetime) -> ParsedMessage:
+    """The rows of one message; raises InvalidMessage (with its `reason`) when nothing in it can be stored."""
+    try:
+        payload = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidJson(f"not JSON: {exc}") from None
+    events, stream, published_at = _unwrap(payload)
+    parsed = ParsedMessage(events=len(events), published_at=published_at)
+    context = Context(ingested_at=ingested_at, stream=stream)
+    if len(events) == 1:
+        _add(parsed, events[0], context)
+        return parsed
+    for event in events:
+        try:
+            _add(parsed, event, context)
+        except InvalidMessage as exc:
+            parsed.rejected.append(Rejected(error=exc, raw=orjson.dumps(event).decode()))
+    return parsed
+
+
+def _unwrap(payload: object) -> tuple[list, str | None, datetime | None]:
+    """(events, stream label, publish time of the envelope)."""
+    if type(payload) is list:
+        return _events(payload), None, None
+    if type(payload) is not dict:
+        raise NoEvent(f"expected a JSON object or array, got {type(payload).__name__}")
+    if "e" in payload:
+        return [payload], None, None
+    if "data" not in payload:
+        raise NoEvent("no event: neither an event type 'e' nor a 'data' field")
+    data = payload["data"]
+    if type(data) is dict and "e" not in data and "data" in data:
+        data = data["data"]  # an envelope around a combined-stream wrapper
+    stream = payload.get("stream")
+    return _events(data), stream if type(stream) is str else None, _published_at(payload)
+
+
+def _events(data: object) -> list:
+    if type(data) is dict:
+        return [data]
+    if type(data) is list and data:
+        return data
+    raise NoEvent(f"'data' holds no event ({type(data).__name__})")
+
+
+def _published_at(payload: dict) -> datetime | None:
+    # The envelope's time only feeds the publish-to-store lag metric; a bad one does not spoil the event.
+    timestamp = payload.get("timestamp")
+    if timestamp is None:
+        return None
+    try:
+        return parse_time(timestamp)
+    except InvalidTime:
+        return None
+
+
+def _add(parsed: ParsedMessage, event: object, context: Context) -> None:
+    if type(event) is not dict:
+        raise NoEvent(f"an event must be an object, got {type(event).__name__}")
+    event_type = event.get("e")
+    if event_type is None:
+        raise NoEvent("no event type 'e'")
+    if type(event_type) is not str:
+        raise WrongType(f"event type 'e' must be a string, got {event_type!r}")
+    builder = BUILDERS.get(event_type)
+    rows = None if builder is None else _build(builder, event, context)
+    if rows:
+        parsed.rows.extend(rows)
+    else:
+        parsed.ignored += 1
+
+
+def _build(builder, event: dict, context: Context) -> Rows:
+    try:
+        return builder(event, context)
+    except InvalidMessage:
+        raise
+    except Exception as exc:  # a parser bug must not stop the consumer: the message is dead-lettered instead
+        raise ParserBug(f"{type(exc).__name__}: {exc}") from exc

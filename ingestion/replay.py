@@ -1,0 +1,125 @@
+"""Replaying recorded websocket streams onto NATS (core publish, as the ecosystem's publishers do).
+
+A capture holds one JSON message per line, optionally after a receive time: cryptofeed's `<unix time>: <json>`
+(after a first line holding the subscribe URL), hftbacktest's `<nanoseconds> <json>`, or bare JSON lines; gzip or
+plain text. Lines without JSON (the URL line) are skipped and counted.
+"""
+
+import asyncio
+import gzip
+import uuid
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from time import perf_counter
+
+import orjson
+from nats.aio.client import Client
+from tqdm import tqdm
+
+from petrosa_dm.timeutils import utcnow
+
+GZIP_MAGIC = b"\x1f\x8b"
+ENVELOPE_SOURCE = "binance-websocket"
+ENVELOPE_VERSION = "1.0"
+# At a chosen rate, messages go out in small bursts every few milliseconds rather than one sleep per message.
+PACING_STEP = 0.005
+
+
+@dataclass
+class Capture:
+    path: Path
+    skipped: int = 0
+
+    def messages(self) -> Iterator[bytes]:
+        with self._open() as lines:
+            for line in lines:
+                payload = _payload(line)
+                if payload is None:
+                    self.skipped += 1
+                else:
+                    yield payload
+
+    def _open(self):
+        with self.path.open("rb") as probe:
+            compressed = probe.read(2) == GZIP_MAGIC
+        return gzip.open(self.path, "rb") if compressed else self.path.open("rb")
+
+
+def _payload(line: bytes) -> bytes | None:
+    """The JSON part of a capture line, or None for a line without one."""
+    line = line.strip()
+    starts = [index for index in (line.find(b"{"), line.find(b"[")) if index >= 0]
+    if not starts:
+        return None
+    start = min(starts)
+    prefix = line[:start].strip().rstrip(b":")
+    if prefix and not prefix.replace(b".", b"", 1).isdigit():
+        return None  # not a receive time: not a message line
+    return line[start:]
+
+
+def wrap_in_envelope(payload: bytes) -> bytes:
+    """The socket client's envelope around one recorded message (its stream label kept when it has one)."""
+    try:
+        message = orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        return payload  # replay bad lines as they are: they are what the consumer must survive
+    if isinstance(message, dict) and "data" in message:
+        stream, data = message.get("stream"), message["data"]
+    else:
+        stream, data = None, message
+    if stream is None and isinstance(data, dict):
+        stream = f"{str(data.get('s', '')).lower()}@{data.get('e', '')}"
+    envelope = {
+        "stream": stream,
+        "data": data,
+        "timestamp": utcnow().isoformat().replace("+00:00", "Z"),
+        "message_id": str(uuid.uuid4()),
+        "source": ENVELOPE_SOURCE,
+        "version": ENVELOPE_VERSION,
+    }
+    return orjson.dumps(envelope)
+
+
+@dataclass
+class ReplayResult:
+    published: int
+    seconds: float
+
+    @property
+    def rate(self) -> float:
+        return self.published / self.seconds if self.seconds else 0.0
+
+
+async def replay(
+    nc: Client,
+    *,
+    subject: str,
+    messages: Iterable[bytes],
+    rate: float | None = None,
+    envelope: bool = False,
+    limit: int | None = None,
+    progress: bool = True,
+) -> ReplayResult:
+    """Publish messages at `rate` per second (None: as fast as possible); returns what was published."""
+    started = perf_counter()
+    published = 0
+    # disable=None: tqdm shows the bar only on a terminal.
+    with tqdm(total=limit, unit="msg", disable=None if progress else True, mininterval=0.5) as bar:
+        for payload in messages:
+            if limit is not None and published >= limit:
+                break
+            if rate:
+                await _pace(started, published, rate)
+            await nc.publish(subject, wrap_in_envelope(payload) if envelope else payload)
+            published += 1
+            bar.update()
+        await nc.flush()
+    return ReplayResult(published=published, seconds=perf_counter() - started)
+
+
+async def _pace(started: float, published: int, rate: float) -> None:
+    ahead = published / rate - (perf_counter() - started)
+    if ahead > PACING_STEP:
+        await asyncio.sleep(ahead)
