@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
 
+from petrosa_dm.tracing import consumed_message_span, tracing_enabled
+
 from .documents import unique_key
 from .naming import SeriesRef
 from .parsing import InvalidMessage, parse_message
@@ -43,12 +45,16 @@ def batch_parse(
     letter's `_id`, so a redelivered bad message is not dead-lettered twice."""
     batch = Batch(messages=len(payloads))
     grouped: dict[SeriesRef, list[dict]] = {}
+    traced = tracing_enabled()  # asked once per batch: tracing off costs nothing per message
     for index, (payload, subject) in enumerate(payloads):
         try:
             parsed = parse_message(payload, ingested_at=ingested_at)
         except InvalidMessage as exc:
             _reject(batch, exc, payload, subject, ingested_at, message_id(index))
             continue
+        if traced:
+            with consumed_message_span(parsed.trace_carrier, destination=subject, events=parsed.events):
+                pass
         for ref, row in parsed.rows:
             series_rows = grouped.get(ref)
             if series_rows is None:

@@ -45,7 +45,8 @@ def setup_tracing(role: str) -> bool:
     return True
 
 
-def _carrier(envelope: Mapping) -> dict[str, str] | None:
+def trace_carrier(envelope: Mapping) -> dict[str, str] | None:
+    """The publisher's trace context from `_otel_trace_context` or `_otel_trace_headers`, if any."""
     for key in CARRIER_KEYS:
         carrier = envelope.get(key)
         if isinstance(carrier, Mapping) and carrier:
@@ -54,11 +55,10 @@ def _carrier(envelope: Mapping) -> dict[str, str] | None:
 
 
 @contextmanager
-def _consumed_span(name: str, envelope: Mapping, attributes: Mapping) -> Iterator[object]:
+def _consumed_span(name: str, carrier: Mapping | None, attributes: Mapping) -> Iterator[object]:
     from opentelemetry import trace
     from opentelemetry.propagate import extract
 
-    carrier = _carrier(envelope)
     context = extract(carrier) if carrier else None
     tracer = trace.get_tracer("petrosa_dm.ingestion")
     with tracer.start_as_current_span(name, context=context, kind=trace.SpanKind.CONSUMER) as span:
@@ -67,8 +67,8 @@ def _consumed_span(name: str, envelope: Mapping, attributes: Mapping) -> Iterato
         yield span
 
 
-def consumed_message_span(envelope: Mapping, **attributes: str | int) -> object:
-    """A span for one consumed message, child of the publisher's span when the envelope carries its context."""
+def consumed_message_span(carrier: Mapping | None, **attributes: str | int) -> object:
+    """A span for one consumed message, child of the publisher's span when its trace context was carried."""
     if not tracing_enabled():
         return nullcontext()
-    return _consumed_span("nats consume", envelope, {f"messaging.{k}": v for k, v in attributes.items()})
+    return _consumed_span("nats consume", carrier, {f"messaging.{k}": v for k, v in attributes.items()})

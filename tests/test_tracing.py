@@ -13,7 +13,7 @@ import requests
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from petrosa_dm.testing.services import free_port
-from petrosa_dm.tracing import consumed_message_span, tracing_enabled
+from petrosa_dm.tracing import consumed_message_span, trace_carrier, tracing_enabled
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -107,9 +107,46 @@ def test_a_consumed_message_continues_the_publishers_trace(monkeypatch):
     monkeypatch.setattr(trace, "get_tracer", provider.get_tracer)
     trace_id, parent_id = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
     envelope = {"_otel_trace_headers": {"traceparent": f"00-{trace_id}-{parent_id}-01"}, "data": {}}
-    with consumed_message_span(envelope, destination="binance.futures.websocket.data"):
+    with consumed_message_span(trace_carrier(envelope), destination="binance.futures.websocket.data"):
         pass
     (span,) = exporter.get_finished_spans()
     assert format(span.context.trace_id, "032x") == trace_id
     assert format(span.parent.span_id, "016x") == parent_id
     assert span.attributes["messaging.destination"] == "binance.futures.websocket.data"
+
+
+def test_the_consumer_batch_traces_each_message_under_its_publishers_trace(monkeypatch):
+    import orjson
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from ingestion.batches import batch_parse
+    from petrosa_dm.timeutils import utcnow
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:9")
+    monkeypatch.setattr(trace, "get_tracer", provider.get_tracer)
+    trace_id = "0af7651916cd43dd8448eb211c80319c"
+    event = {
+        "e": "markPriceUpdate",
+        "E": 1617308820003,
+        "s": "BTCUSDT",
+        "p": "58940.14924532",
+        "r": "0.00058455",
+        "T": 1617321600000,
+    }
+    envelope = {
+        "stream": "btcusdt@markPrice",
+        "data": event,
+        "timestamp": "2021-04-01T20:27:00.010Z",
+        "message_id": "a3a3",
+        "_otel_trace_context": {"traceparent": f"00-{trace_id}-b7ad6b7169203331-01"},
+    }
+    batch = batch_parse(payloads=[(orjson.dumps(envelope), "binance.futures.websocket.data")], ingested_at=utcnow())
+    assert batch.row_count == 2  # the mark price and its funding row
+    (span,) = exporter.get_finished_spans()
+    assert format(span.context.trace_id, "032x") == trace_id

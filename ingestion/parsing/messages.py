@@ -15,6 +15,7 @@ from datetime import datetime
 import orjson
 
 from petrosa_dm.timeutils import InvalidTime, parse_time
+from petrosa_dm.tracing import trace_carrier
 
 from .errors import InvalidJson, InvalidMessage, NoEvent, ParserBug, WrongType
 from .events import BUILDERS, Context, Rows
@@ -35,6 +36,7 @@ class ParsedMessage:
     ignored: int = 0
     rejected: list[Rejected] = field(default_factory=list)
     published_at: datetime | None = None
+    trace_carrier: dict | None = None  # the publisher's W3C trace context, when the envelope carries one
 
 
 def parse_message(raw: bytes | str, *, ingested_at: datetime) -> ParsedMessage:
@@ -45,6 +47,8 @@ def parse_message(raw: bytes | str, *, ingested_at: datetime) -> ParsedMessage:
         raise InvalidJson(f"not JSON: {exc}") from None
     events, stream, published_at = _unwrap(payload)
     parsed = ParsedMessage(events=len(events), published_at=published_at)
+    if type(payload) is dict and published_at is not None:
+        parsed.trace_carrier = trace_carrier(payload)
     context = Context(ingested_at=ingested_at, stream=stream)
     if len(events) == 1:
         _add(parsed, events[0], context)

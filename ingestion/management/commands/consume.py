@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand
 from prometheus_client import start_http_server
 
 from ingestion.consumer import Consumer, ConsumerOptions
+from petrosa_dm.tracing import setup_tracing
 
 
 class Command(BaseCommand):
@@ -25,6 +26,7 @@ class Command(BaseCommand):
     def handle(self, *args, batch_size: int | None, metrics_port: int, **options):
         if metrics_port:
             start_http_server(metrics_port)
+        setup_tracing("consumer")
         consumer_options = ConsumerOptions.from_settings(batch_size=batch_size)
         self.stdout.write(
             f"consuming {consumer_options.subject} from {consumer_options.nats_url} "
