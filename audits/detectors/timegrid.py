@@ -86,6 +86,7 @@ class FundingGaps:
         self.previous = current
 
     def finish(self, last_expected: datetime | None) -> list[FoundGap]:
+        last_expected = snap_to_hour(last_expected) if last_expected is not None else None
         if last_expected is not None and self.previous is not None and last_expected > self.previous:
             self._between(self.previous, last_expected + self.step)
         return self.gaps
