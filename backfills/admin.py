@@ -1,6 +1,28 @@
-from django.contrib import admin
+from django import forms
+from django.contrib import admin, messages
+from django.utils.html import format_html
 
+from . import services
 from .models import BackfillJob
+
+REQUEST_FIELDS = ("symbol", "data_type", "timeframe", "start", "end", "priority")
+
+
+class BackfillJobAddForm(forms.ModelForm):
+    """Adding a job from the admin goes through the same validation as the API and the auditor."""
+
+    class Meta:
+        model = BackfillJob
+        fields = REQUEST_FIELDS
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        if not self.errors:
+            try:
+                self.job_fields = services.backfill_job_validate(**{name: cleaned.get(name) for name in REQUEST_FIELDS})
+            except services.InvalidBackfill as exc:
+                self.add_error(exc.field if exc.field in self.fields else None, exc.message)
+        return cleaned
 
 
 @admin.register(BackfillJob)
@@ -13,29 +35,62 @@ class BackfillJobAdmin(admin.ModelAdmin):
         "start",
         "end",
         "status",
-        "progress",
+        "progress_bar",
         "rows_inserted",
+        "rows_duplicate",
         "weight_used",
+        "source",
         "created_at",
     )
     list_filter = ("status", "data_type", "source")
     search_fields = ("symbol", "error")
-    readonly_fields = (
-        "status",
-        "progress",
-        "cursor",
-        "cursor_id",
-        "rows_fetched",
-        "rows_inserted",
-        "rows_duplicate",
-        "requests_made",
-        "weight_used",
-        "error",
-        "requested_by",
-        "source",
-        "task_id",
-        "created_at",
-        "started_at",
-        "finished_at",
-        "heartbeat_at",
-    )
+    ordering = ("-created_at", "-id")
+    actions = ("cancel_jobs", "retry_jobs")
+    add_form = BackfillJobAddForm
+
+    def get_form(self, request, obj=None, **kwargs):
+        if obj is None:
+            kwargs["form"] = self.add_form
+        return super().get_form(request, obj, **kwargs)
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return REQUEST_FIELDS
+        details = [field.name for field in BackfillJob._meta.fields if field.name not in REQUEST_FIELDS]
+        return [*REQUEST_FIELDS, "progress_bar", *details]
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return ()
+        return self.get_fields(request, obj)
+
+    def save_model(self, request, obj, form, change) -> None:
+        if change:
+            return  # a job's fields are read-only once created; use the actions
+        job = services.backfill_job_create(**form.job_fields, requested_by=request.user, source="admin")
+        obj.pk = job.pk
+        obj.refresh_from_db()
+
+    @admin.display(description="progress")
+    def progress_bar(self, job: BackfillJob) -> str:
+        percent = round(job.progress * 100, 1)
+        return format_html('<progress value="{}" max="100"></progress> {}%', percent, percent)
+
+    @admin.action(description="Cancel selected jobs", permissions=["change"])
+    def cancel_jobs(self, request, queryset) -> None:
+        self._apply(request, queryset, services.backfill_job_cancel, "cancelled")
+
+    @admin.action(description="Retry selected jobs (resume from their cursor)", permissions=["change"])
+    def retry_jobs(self, request, queryset) -> None:
+        self._apply(request, queryset, services.backfill_job_retry, "queued again")
+
+    def _apply(self, request, queryset, action, done: str) -> None:
+        changed = 0
+        for job in queryset:
+            try:
+                action(job=job)
+                changed += 1
+            except services.BackfillStateError as exc:
+                self.message_user(request, str(exc), messages.WARNING)
+        if changed:
+            self.message_user(request, f"{changed} job(s) {done}.", messages.SUCCESS)

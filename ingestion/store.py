@@ -83,10 +83,16 @@ def _operations(data_type: DataType, rows: Iterable[dict]) -> list:
     return operations
 
 
-def write_rows(ref: SeriesRef, rows: list[dict]) -> WriteResult:
-    """Write rows of one series; raises only for failures other than duplicates (e.g. the store being down)."""
+def write_rows(ref: SeriesRef, rows: list[dict], *, mostly_new: bool = False) -> WriteResult:
+    """Write rows of one series; raises only for failures other than duplicates (e.g. the store being down).
+
+    `mostly_new` (a backfill of a range we lack) inserts first and upserts only the rows whose key is already
+    stored: the same outcome, with far fewer upserts, which cost several inserts each.
+    """
     if not rows:
         return WriteResult()
+    if mostly_new and ref.data_type in VERSION_FIELD:
+        return _insert_then_upsert(ref, rows)
     target = collection(ref)
     try:
         result = target.bulk_write(_operations(ref.data_type, rows), ordered=False)
@@ -105,3 +111,18 @@ def write_rows(ref: SeriesRef, rows: list[dict]) -> WriteResult:
         updated=result.modified_count,
         duplicates=len(rows) - result.inserted_count - result.upserted_count - result.modified_count,
     )
+
+
+def _insert_then_upsert(ref: SeriesRef, rows: list[dict]) -> WriteResult:
+    try:
+        # Copies: insert_many sets `_id` on what it is given, and an upsert must not `$set` an `_id`.
+        collection(ref).insert_many([dict(row) for row in rows], ordered=False)
+    except BulkWriteError as exc:
+        details = exc.details
+        errors = details.get("writeErrors", [])
+        if any(error.get("code") != DUPLICATE_KEY for error in errors) or details.get("writeConcernErrors"):
+            raise
+        result = write_rows(ref, [rows[error["index"]] for error in errors])
+        result.inserted += details.get("nInserted", 0)
+        return result
+    return WriteResult(inserted=len(rows))

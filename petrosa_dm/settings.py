@@ -187,7 +187,18 @@ API_PORT = env.int("API_PORT", default=8000)
 # --- Binance REST (backfills) ---
 BINANCE_FUTURES_BASE_URL = env.str("BINANCE_FUTURES_BASE_URL", default="https://fapi.binance.com")
 BINANCE_WEIGHT_BUDGET = env.int("BINANCE_WEIGHT_BUDGET", default=1200)
-# (more backfill settings go here)
+# Binance's weight window; tests and the bench shorten it so waiting for a reset is fast.
+BINANCE_WEIGHT_WINDOW_SECONDS = env.float("BINANCE_WEIGHT_WINDOW_SECONDS", default=60.0)
+BINANCE_CONNECT_TIMEOUT = env.float("BINANCE_CONNECT_TIMEOUT", default=5.0)
+BINANCE_READ_TIMEOUT = env.float("BINANCE_READ_TIMEOUT", default=15.0)
+# Attempts per request for 429s, 5xx, timeouts and malformed bodies, with exponential backoff and jitter.
+BINANCE_MAX_ATTEMPTS = env.int("BINANCE_MAX_ATTEMPTS", default=6)
+BINANCE_BACKOFF_INITIAL = env.float("BINANCE_BACKOFF_INITIAL", default=1.0)
+BINANCE_BACKOFF_MAX = env.float("BINANCE_BACKOFF_MAX", default=30.0)
+BACKFILL_DEPTH_LIMIT = env.int("BACKFILL_DEPTH_LIMIT", default=1000)
+# A running job whose last page is older than this is taken over by `resume_stale_jobs` (a crashed worker);
+# a pending job older than this was never picked up and is enqueued again.
+BACKFILL_STALE_SECONDS = env.int("BACKFILL_STALE_SECONDS", default=300)
 
 # --- Auditor ---
 # Each run re-reads rows newer than the dataset's watermark minus this overlap, so late rows are still checked.
@@ -251,6 +262,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Several models have `status` and `data_type` choices; name each enum after its model.
+    "ENUM_NAME_OVERRIDES": {
+        "BackfillJobStatusEnum": "backfills.models.BackfillJob.Status",
+        "BackfillDataTypeEnum": "backfills.models.BackfillJob.DataType",
+        "ReadinessStatusEnum": ["healthy", "unhealthy"],
+    },
 }
 
 # --- Logging: structured JSON on stdout ---

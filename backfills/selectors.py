@@ -1,0 +1,40 @@
+"""Reads: backfill jobs, and what the store holds in a range (to tell filled gaps from unfillable ones)."""
+
+from datetime import datetime, timedelta
+
+from django.db.models import Q, QuerySet
+
+from ingestion import store
+from ingestion.naming import SeriesRef
+from petrosa_dm.timeutils import utcnow
+
+from .models import BackfillJob
+
+
+def backfill_job_list() -> QuerySet[BackfillJob]:
+    return BackfillJob.objects.select_related("requested_by").order_by("-created_at", "-id")
+
+
+def stale_running(*, stale_seconds: int) -> Q:
+    """Running jobs whose worker has saved no page for `stale_seconds`: it died or hangs."""
+    cutoff = utcnow() - timedelta(seconds=stale_seconds)
+    return Q(status=BackfillJob.Status.RUNNING) & (Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True))
+
+
+def backfill_jobs_stale(*, stale_seconds: int) -> QuerySet[BackfillJob]:
+    """Running jobs whose worker stopped saving pages, and pending jobs no worker picked up."""
+    cutoff = utcnow() - timedelta(seconds=stale_seconds)
+    pending = Q(status=BackfillJob.Status.PENDING, created_at__lt=cutoff)
+    return BackfillJob.objects.filter(stale_running(stale_seconds=stale_seconds) | pending).order_by(
+        "priority", "created_at", "id"
+    )
+
+
+def series_rows_in_range(*, ref: SeriesRef, field: str, start: datetime, end: datetime) -> int:
+    """Rows of the series whose `field` lies in [start, end] (both inclusive, as the gap ledger's ends are)."""
+    return store.collection(ref).count_documents({field: {"$gte": start, "$lte": end}})
+
+
+def trades_in_id_range(*, ref: SeriesRef, first_id: int, last_id: int) -> int:
+    query = {"kind": "aggTrade", "trade_id": {"$gte": first_id, "$lte": last_id}}
+    return store.collection(ref).count_documents(query)

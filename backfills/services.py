@@ -1,0 +1,348 @@
+"""Backfill jobs: create (API, admin, command, auditor), cancel, retry, run, and resume the stale ones.
+
+A run claims its job with a token (the Celery task id, or a fresh one) and only writes to the job while it still
+holds it, so a job resumed by `resume_stale_jobs` and a worker thought dead that wakes up never both advance the
+cursor. After every page the cursor, counters and heartbeat are saved: a crashed run resumes where it stopped.
+"""
+
+import logging
+import uuid
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from functools import partial
+
+from django.conf import settings
+from django.db import DatabaseError, transaction
+from django.db.models import F, Q
+from django.db.models.functions import Coalesce
+from pymongo.errors import PyMongoError
+
+from audits.models import Gap
+from catalog.models import LineageRecord
+from catalog.services import lineage_record_create
+from ingestion.naming import InvalidName, normalize_interval, normalize_symbol
+from ingestion.store import write_rows
+from petrosa_dm.timeutils import MIN_VALID, ensure_utc, utcnow
+
+from . import metrics, selectors
+from .client import BinanceClient, BinanceError
+from .fetchers import Fetcher, Position, fetcher_for
+from .models import BackfillJob
+
+logger = logging.getLogger(__name__)
+Status = BackfillJob.Status
+
+
+class InvalidBackfill(ValueError):
+    """A backfill request outside the rules; `field` names the offending input."""
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field, self.message = field, message
+        super().__init__(f"{field}: {message}")
+
+
+class BackfillStateError(ValueError):
+    """The job's status does not allow the action (e.g. cancelling a finished job)."""
+
+
+# --- create, cancel, retry -----------------------------------------------------------------------------------
+
+
+def backfill_job_validate(
+    *, symbol: str, data_type: str, timeframe: str = "", start: datetime, end: datetime, priority: int = 5
+) -> dict:
+    """The job's fields, normalised; raises InvalidBackfill naming the field at fault."""
+    try:
+        symbol = normalize_symbol(symbol)
+    except InvalidName as exc:
+        raise InvalidBackfill("symbol", str(exc)) from exc
+    if data_type not in BackfillJob.DataType.values:
+        raise InvalidBackfill("data_type", f"expected one of {', '.join(BackfillJob.DataType.values)}")
+    if data_type == BackfillJob.DataType.CANDLES:
+        try:
+            timeframe = normalize_interval(timeframe)
+        except InvalidName as exc:
+            raise InvalidBackfill("timeframe", str(exc)) from exc
+    else:
+        timeframe = ""  # only candles have an interval; the others are one series per symbol
+    start, end = ensure_utc(start), ensure_utc(end)
+    if start < MIN_VALID:
+        raise InvalidBackfill("start", f"must be after {MIN_VALID.date()}")
+    if start >= end:
+        raise InvalidBackfill("end", "must be after start")
+    if not 0 <= priority <= 9:
+        raise InvalidBackfill("priority", "must be between 0 (highest) and 9")
+    return {
+        "symbol": symbol,
+        "data_type": data_type,
+        "timeframe": timeframe,
+        "start": start,
+        "end": end,
+        "priority": priority,
+    }
+
+
+def backfill_job_create(
+    *,
+    symbol: str,
+    data_type: str,
+    timeframe: str = "",
+    start: datetime,
+    end: datetime,
+    priority: int = 5,
+    requested_by=None,
+    source: str = "api",
+    gaps: Iterable[Gap] = (),
+    enqueue: bool = True,
+) -> BackfillJob:
+    """Validate and save a job, link the gaps it is meant to fill, and enqueue it once the transaction commits
+    (`enqueue=False` when the caller runs it in-process, as `manage.py backfill --wait` does)."""
+    fields = backfill_job_validate(
+        symbol=symbol, data_type=data_type, timeframe=timeframe, start=start, end=end, priority=priority
+    )
+    if requested_by is not None and not getattr(requested_by, "is_authenticated", False):
+        requested_by = None
+    with transaction.atomic():
+        job = BackfillJob.objects.create(**fields, requested_by=requested_by, source=source)
+        for gap in gaps:
+            gap.backfill_job, gap.status = job, Gap.Status.BACKFILLING
+            gap.save(update_fields=["backfill_job", "status", "last_checked"])
+        if enqueue:
+            transaction.on_commit(partial(backfill_job_enqueue, job_id=job.pk, priority=job.priority))
+    logger.info("backfill job created", extra={"job_id": job.pk, "symbol": job.symbol, "data_type": job.data_type})
+    return job
+
+
+def backfill_job_enqueue(*, job_id: int, priority: int = 5) -> None:
+    """Hand the job to a worker. A broker outage is not fatal: `resume_stale_jobs` enqueues pending jobs again."""
+    from .tasks import run_backfill_job
+
+    try:
+        run_backfill_job.apply_async(args=[job_id], priority=priority)
+    except Exception:
+        logger.exception("could not enqueue backfill job; resume_stale_jobs will retry", extra={"job_id": job_id})
+
+
+def backfill_job_cancel(*, job: BackfillJob) -> BackfillJob:
+    """Stop a pending or running job; a running one stops before its next page. Its gaps go back to open."""
+    with transaction.atomic():
+        changed = BackfillJob.objects.filter(pk=job.pk, status__in=BackfillJob.ACTIVE_STATUSES).update(
+            status=Status.CANCELLED, finished_at=utcnow()
+        )
+        if not changed:
+            job.refresh_from_db()
+            raise BackfillStateError(f"job #{job.pk} is {job.status}; only pending or running jobs can be cancelled")
+        _reopen_gaps(job)
+    job.refresh_from_db()
+    metrics.BACKFILL_PROGRESS.remove(str(job.pk))
+    return job
+
+
+def backfill_job_retry(*, job: BackfillJob) -> BackfillJob:
+    """Run a failed, cancelled or finished job again from its cursor (a rerun of stored pages adds nothing)."""
+    with transaction.atomic():
+        changed = (
+            BackfillJob.objects.filter(pk=job.pk)
+            .exclude(status__in=BackfillJob.ACTIVE_STATUSES)
+            .update(status=Status.PENDING, error="", finished_at=None, heartbeat_at=None)
+        )
+        if not changed:
+            job.refresh_from_db()
+            raise BackfillStateError(f"job #{job.pk} is already {job.status}")
+        job.gaps.exclude(status=Gap.Status.FILLED).update(status=Gap.Status.BACKFILLING)
+        transaction.on_commit(partial(backfill_job_enqueue, job_id=job.pk, priority=job.priority))
+    job.refresh_from_db()
+    return job
+
+
+def backfill_jobs_resume_stale(*, stale_seconds: int | None = None) -> list[int]:
+    """Enqueue running jobs whose worker died (no page saved for a while) and pending jobs never picked up."""
+    stale_seconds = settings.BACKFILL_STALE_SECONDS if stale_seconds is None else stale_seconds
+    jobs = list(selectors.backfill_jobs_stale(stale_seconds=stale_seconds).values_list("pk", "priority"))
+    for job_id, priority in jobs:
+        logger.info("resuming stale backfill job", extra={"job_id": job_id})
+        backfill_job_enqueue(job_id=job_id, priority=priority)
+    return [job_id for job_id, _ in jobs]
+
+
+# --- run -----------------------------------------------------------------------------------------------------
+
+
+def _claim(job: BackfillJob, token: str, *, force: bool) -> bool:
+    """Take the job if it is pending, or running with a stale heartbeat (or `force`, for an operator's resume)."""
+    if force:
+        claimable = Q(status__in=BackfillJob.ACTIVE_STATUSES)
+    else:
+        claimable = Q(status=Status.PENDING) | selectors.stale_running(stale_seconds=settings.BACKFILL_STALE_SECONDS)
+    now = utcnow()
+    claimed = BackfillJob.objects.filter(claimable, pk=job.pk).update(
+        status=Status.RUNNING, task_id=token, heartbeat_at=now, started_at=Coalesce(F("started_at"), now)
+    )
+    job.refresh_from_db()
+    return bool(claimed)
+
+
+def _start_position(job: BackfillJob, fetcher: Fetcher) -> Position:
+    if job.cursor is None:
+        return fetcher.first_position()
+    return Position(cursor=job.cursor, cursor_id=job.cursor_id, done=job.cursor >= job.end)
+
+
+def _owned(job: BackfillJob, token: str):
+    return BackfillJob.objects.filter(pk=job.pk, task_id=token, status=Status.RUNNING)
+
+
+class _Run:
+    """One run of a job: pages until done, cancelled or taken over, saving after each page."""
+
+    def __init__(self, job: BackfillJob, token: str, client: BinanceClient, on_page) -> None:
+        self.job, self.token, self.client, self.on_page = job, token, client, on_page
+        self.fetcher = fetcher_for(
+            data_type=job.data_type, symbol=job.symbol, start=job.start, end=job.end, timeframe=job.timeframe
+        )
+        self.ref = self.fetcher.ref
+        self._requests_saved = 0
+        self._weight_saved = 0
+        self._mostly_new = True
+
+    def _charges(self) -> dict:
+        """Requests and weight sent since the last save, added to the job's totals."""
+        self.job.requests_made += self.client.requests_made - self._requests_saved
+        self.job.weight_used += self.client.weight_used - self._weight_saved
+        self._requests_saved, self._weight_saved = self.client.requests_made, self.client.weight_used
+        return {"requests_made": self.job.requests_made, "weight_used": self.job.weight_used}
+
+    def execute(self) -> None:
+        position = _start_position(self.job, self.fetcher)
+        while not position.done:
+            if not _owned(self.job, self.token).exists():
+                logger.info("backfill job stopped: cancelled or taken over", extra={"job_id": self.job.pk})
+                return
+            page = self.fetcher.fetch(self.client, position)
+            # Insert-first while pages turn out new; once stored rows show up (a rerun), upsert directly.
+            result = write_rows(self.ref, page.rows, mostly_new=self._mostly_new)
+            self._mostly_new = result.duplicates + result.updated == 0
+            position = page.position
+            if not self._save_page(position, len(page.rows), result):
+                return
+            if self.on_page:
+                self.on_page(self.job)
+        self.finish()
+
+    def _save_page(self, position: Position, fetched: int, result) -> bool:
+        job = self.job
+        job.cursor, job.cursor_id = position.cursor, position.cursor_id
+        job.progress = self.fetcher.progress(position)
+        job.rows_fetched += fetched
+        job.rows_inserted += result.written
+        job.rows_duplicate += result.duplicates
+        job.heartbeat_at = utcnow()
+        fields = {
+            "cursor": job.cursor,
+            "cursor_id": job.cursor_id,
+            "progress": job.progress,
+            "rows_fetched": job.rows_fetched,
+            "rows_inserted": job.rows_inserted,
+            "rows_duplicate": job.rows_duplicate,
+            "heartbeat_at": job.heartbeat_at,
+            **self._charges(),
+        }
+        metrics.BACKFILL_PROGRESS.labels(job=str(job.pk)).set(job.progress)
+        metrics.BACKFILL_ROWS.labels(data_type=job.data_type, outcome="written").inc(result.written)
+        metrics.BACKFILL_ROWS.labels(data_type=job.data_type, outcome="duplicate").inc(result.duplicates)
+        return bool(_owned(job, self.token).update(**fields))
+
+    def finish(self) -> None:
+        job = self.job
+        with transaction.atomic():
+            done = _owned(job, self.token).update(status=Status.SUCCEEDED, progress=1.0, finished_at=utcnow())
+            if not done:
+                return
+            _close_gaps(job, self.fetcher)
+            lineage_record_create(
+                ref=self.ref,
+                source_type=LineageRecord.SourceType.REST_ENDPOINT,
+                source=self.fetcher.endpoint,
+                transformation=LineageRecord.Transformation.BACKFILL,
+                start_time=job.start,
+                end_time=job.end,
+                record_count=job.rows_inserted,
+                job=job,
+                details={
+                    "rows_fetched": job.rows_fetched,
+                    "rows_duplicate": job.rows_duplicate,
+                    "requests_made": job.requests_made,
+                    "weight_used": job.weight_used,
+                },
+            )
+        job.refresh_from_db()
+        logger.info(
+            "backfill job succeeded",
+            extra={"job_id": job.pk, "rows_inserted": job.rows_inserted, "requests": job.requests_made},
+        )
+
+    def fail(self, message: str) -> None:
+        with transaction.atomic():
+            _owned(self.job, self.token).update(
+                status=Status.FAILED, error=message[:4000], finished_at=utcnow(), **self._charges()
+            )
+            _reopen_gaps(self.job)
+        self.job.refresh_from_db()
+        logger.warning("backfill job failed", extra={"job_id": self.job.pk, "error": message})
+
+
+def _close_gaps(job: BackfillJob, fetcher: Fetcher) -> None:
+    """Gaps with rows in their range now are filled; those the exchange had nothing for are unfillable."""
+    for gap in job.gaps.filter(status=Gap.Status.BACKFILLING):
+        if gap.first_missing_id is not None and job.data_type == BackfillJob.DataType.TRADES:
+            present = selectors.trades_in_id_range(
+                ref=fetcher.ref, first_id=gap.first_missing_id, last_id=gap.last_missing_id or gap.first_missing_id
+            )
+        else:
+            present = selectors.series_rows_in_range(
+                ref=fetcher.ref, field=fetcher.time_field, start=gap.start, end=gap.end
+            )
+        if present:
+            gap.status = Gap.Status.FILLED
+            gap.note = f"backfill job #{job.pk}: {present} rows now stored in the gap's range"
+        else:
+            gap.status, gap.reason = Gap.Status.UNFILLABLE, Gap.Reason.EXCHANGE_NO_DATA
+            gap.note = f"backfill job #{job.pk}: the exchange returned no rows for the gap's range"
+        gap.save(update_fields=["status", "reason", "note", "last_checked"])
+
+
+def _reopen_gaps(job: BackfillJob) -> None:
+    job.gaps.filter(status=Gap.Status.BACKFILLING).update(status=Gap.Status.OPEN)
+
+
+def backfill_job_run(
+    *,
+    job: BackfillJob,
+    run_token: str | None = None,
+    force: bool = False,
+    client: BinanceClient | None = None,
+    on_page: Callable[[BackfillJob], None] | None = None,
+) -> BackfillJob:
+    """Run (or resume) a job to its end. Binance refusing (bad symbol, ban, retries exhausted) fails the job;
+    an outage of our own stores leaves it running, to be resumed from its cursor by `resume_stale_jobs`."""
+    token = run_token or uuid.uuid4().hex
+    if not _claim(job, token, force=force):
+        logger.info("backfill job not claimed: finished, or running elsewhere", extra={"job_id": job.pk})
+        return job
+    client = client or BinanceClient()
+    run = _Run(job, token, client, on_page)
+    try:
+        run.execute()
+    except BinanceError as exc:
+        run.fail(str(exc))
+    except (PyMongoError, DatabaseError):
+        logger.exception("backfill job interrupted by a store error; it will resume", extra={"job_id": job.pk})
+        raise
+    except Exception as exc:
+        run.fail(f"{exc.__class__.__name__}: {exc}")
+        raise
+    finally:
+        client.close()
+        metrics.BACKFILL_PROGRESS.remove(str(job.pk))
+    job.refresh_from_db()
+    return job

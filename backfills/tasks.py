@@ -1,0 +1,19 @@
+"""Celery tasks of the backfiller: thin, they load by id and call one service."""
+
+from celery import shared_task
+
+from . import services
+from .models import BackfillJob
+
+
+@shared_task(bind=True, name="backfills.tasks.run_backfill_job")
+def run_backfill_job(self, job_id: int) -> str | None:
+    job = BackfillJob.objects.filter(pk=job_id).first()
+    if job is None:
+        return None
+    return services.backfill_job_run(job=job, run_token=self.request.id).status
+
+
+@shared_task(name="backfills.tasks.resume_stale_jobs")
+def resume_stale_jobs() -> list[int]:
+    return services.backfill_jobs_resume_stale()
