@@ -103,6 +103,19 @@ def _stream(collection: Collection, query: dict, projection: list[str], sort: li
     return collection.find(query, fields, sort=sort, batch_size=BATCH)
 
 
+def previous_row(collection: Collection, query: dict, field: str, before, span, projection=None) -> dict | None:
+    """The last row with `field` below `before`: first looked for within `span` of it, then anywhere.
+
+    The bounded look-up is what keeps an incremental run cheap on stores that sort a range in memory; the
+    unbounded one only runs when a hole wider than `span` precedes the window.
+    """
+    for bounds in ({"$gte": before - span, "$lt": before}, {"$lt": before}):
+        row = collection.find_one({**query, field: bounds}, projection, sort=[(field, DESCENDING)])
+        if row:
+            return row
+    return None
+
+
 def _is_new(moment: datetime, watermark: datetime | None) -> bool:
     return watermark is None or moment > watermark
 
@@ -148,10 +161,12 @@ def scan_candles(
     anomalies = ReturnAnomalies(window=settings.AUDIT_ANOMALY_WINDOW, sigma=settings.AUDIT_ANOMALY_SIGMA)
     low = expect_from
     if since is not None and expect_from is None:
-        baseline = collection.find(
-            {"open_time": {"$lt": since}}, {"open_time": 1, "close": 1, "_id": 0}, sort=[("open_time", DESCENDING)]
-        ).limit(settings.AUDIT_ANOMALY_WINDOW + 1)
-        rows = list(baseline)
+        fields = {"open_time": 1, "close": 1, "_id": 0}
+        span = timedelta(milliseconds=INTERVAL_MS[interval] * (settings.AUDIT_ANOMALY_WINDOW + 1))
+        baseline = collection.find({"open_time": {"$gte": since - span, "$lt": since}}, fields)
+        rows = list(baseline.sort("open_time", DESCENDING).limit(settings.AUDIT_ANOMALY_WINDOW + 1))
+        if not rows:  # a hole wider than the baseline precedes the window: the row before it still connects
+            rows = [row for row in [previous_row(collection, {}, "open_time", since, span, fields)] if row]
         for row in reversed(rows):
             anomalies.feed(row["open_time"], row.get("close"), report=False)
         if rows:  # the row before the window connects it, so a hole across the window's edge is seen whole
@@ -214,7 +229,7 @@ def scan_funding(
     tolerance = timedelta(seconds=settings.AUDIT_FUNDING_TOLERANCE_SECONDS)
     low = expect_from
     if since is not None and expect_from is None:
-        previous = collection.find_one({"funding_time": {"$lt": since}}, sort=[("funding_time", DESCENDING)])
+        previous = previous_row(collection, {}, "funding_time", since, timedelta(days=7))
         if previous:
             gaps.feed(previous["funding_time"])
             low = previous["funding_time"]
@@ -282,7 +297,7 @@ def scan_trades(
 
 
 def _connect_trade(collection: Collection, kind: str, first_id: int, detector: TradeSequence) -> int:
-    previous = collection.find_one({"kind": kind, "trade_id": {"$lt": first_id}}, sort=[("trade_id", DESCENDING)])
+    previous = previous_row(collection, {"kind": kind}, "trade_id", first_id, 100_000)
     if not previous:
         return first_id
     detector.feed(
@@ -348,9 +363,7 @@ def scan_depth(
 
 
 def _connect_depth(collection: Collection, kind: str, first_id: int, detector: DepthSequence) -> int:
-    previous = collection.find_one(
-        {"kind": kind, "final_update_id": {"$lt": first_id}}, sort=[("final_update_id", DESCENDING)]
-    )
+    previous = previous_row(collection, {"kind": kind}, "final_update_id", first_id, 10_000_000)
     if not previous:
         return first_id
     detector.feed(

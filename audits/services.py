@@ -20,7 +20,7 @@ from catalog.services import dataset_ensure
 from ingestion.naming import DataType, SeriesRef, parse_collection
 from petrosa_dm import mongo
 from petrosa_dm.intervals import floor_to_grid, grid_count, next_open_time
-from petrosa_dm.timeutils import utcnow
+from petrosa_dm.timeutils import parse_time, utcnow
 
 from . import health, scan
 from .detectors import Finding
@@ -69,13 +69,24 @@ class _Run:
     changes: LedgerChanges = field(default_factory=LedgerChanges)
 
 
+def _edge(run: _Run, name: str, direction: int, bounds: dict | None = None) -> dict | None:
+    return run.collection.find_one({name: bounds} if bounds else {}, {name: 1}, sort=[(name, direction)])
+
+
 def _newest(run: _Run, name: str) -> datetime | None:
-    row = run.collection.find_one({}, {name: 1}, sort=[(name, -1)])
+    """The newest row time; incremental runs look only from the window's start (an indexed, short range)."""
+    row = (_edge(run, name, -1, {"$gte": run.since}) if run.since else None) or _edge(run, name, -1)
     return row[name] if row else None
 
 
 def _oldest(run: _Run, name: str) -> datetime | None:
-    row = run.collection.find_one({}, {name: 1}, sort=[(name, 1)])
+    """The oldest row time; incremental runs reuse the last one seen and only look for rows older than it."""
+    known = (run.dataset.health or {}).get("first_time") if run.watermark else None
+    if known:
+        known = parse_time(known)
+        older = _edge(run, name, 1, {"$lt": known})
+        return older[name] if older else known
+    row = _edge(run, name, 1)
     return row[name] if row else None
 
 
@@ -189,12 +200,22 @@ def _audit_sequence(run: _Run) -> tuple[scan.ScanResult, int]:
                 run.collection, since=None, id_range=id_range, expect=(gap.start, gap.end), watermark=gap.end
             )
         _ledger(run, again)
-    id_field, kind = ("final_update_id", scan.depth_kind) if depth else ("trade_id", scan.trade_kind)
-    query = {"kind": kind(run.collection)}
-    low = run.collection.find_one(query, {id_field: 1}, sort=[(id_field, 1)])
-    high = run.collection.find_one(query, {id_field: 1}, sort=[(id_field, -1)])
-    expected = high[id_field] - low[id_field] + 1 if low and high else 0
-    return result, expected
+    return result, _id_span(run, result, "final_update_id" if depth else "trade_id")
+
+
+def _id_span(run: _Run, result: scan.ScanResult, id_field: str) -> int:
+    """How many ids the sequence spans (first to last), reusing the first id an earlier run saw."""
+    query = {"kind": result.notes["sequence"]}
+    known = (run.dataset.health or {}).get("first_id") if run.watermark else None
+    bounds = {"$lt": known} if known is not None else None
+    low = run.collection.find_one({**query, **({id_field: bounds} if bounds else {})}, sort=[(id_field, 1)])
+    first = low[id_field] if low else known
+    last = result.notes.get("last_id")
+    if last is None:
+        high = run.collection.find_one(query, sort=[(id_field, -1)])
+        last = high[id_field] if high else None
+    result.notes["first_id"] = first
+    return last - first + 1 if first is not None and last is not None else 0
 
 
 def _audit_plain(run: _Run) -> tuple[scan.ScanResult, int]:
@@ -274,6 +295,7 @@ def dataset_audit(
     invalid = int(previous.get("invalid_rows", 0)) + (0 if ranged else result.invalid_new)
     duplicate_rows = int(previous.get("duplicate_rows", 0)) + (0 if ranged else duplicate_new)
     newest = _newest(run, scan.time_field(run.ref.data_type))
+    oldest = _oldest(run, scan.time_field(run.ref.data_type))
     age = max((run.now - newest).total_seconds(), 0.0) if newest else None
     cadence = _cadence(run, result)
     missing = _ledger_sum(dataset, MISSING_STATUSES)
@@ -294,7 +316,7 @@ def dataset_audit(
     with transaction.atomic():
         HealthMetric.objects.create(
             dataset=dataset,
-            window_start=run.since or _oldest(run, scan.time_field(run.ref.data_type)),
+            window_start=run.since or oldest,
             window_end=newest,
             rows_checked=result.rows_read,
             expected_rows=expected,
@@ -320,6 +342,7 @@ def dataset_audit(
             "anomalies": result.anomalies,
             "rows_last_hour": _rows_last_hour(run),
             "measured_at": run.now.isoformat(),
+            "first_time": oldest.isoformat() if oldest else None,
             "full": restart,
             **result.notes,
         }
