@@ -230,6 +230,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Choice sets that share a field name get explicit component names (one entry per model choice set).
+    "ENUM_NAME_OVERRIDES": {
+        "DatasetStatusEnum": "catalog.models.Dataset.Status",
+        "ComponentStatusEnum": ["healthy", "unhealthy"],
+    },
 }
 
 # --- Logging: structured JSON on stdout ---

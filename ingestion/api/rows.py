@@ -69,9 +69,7 @@ def _converter(field: me.fields.BaseField) -> Callable[[object], object]:
 @cache
 def field_converters(data_type: DataType) -> tuple[tuple[str, Callable[[object], object]], ...]:
     document = DOCUMENTS[data_type]
-    return tuple(
-        (name, _converter(field)) for name, field in document._fields.items() if name not in OMITTED_FIELDS
-    )
+    return tuple((name, _converter(field)) for name, field in document._fields.items() if name not in OMITTED_FIELDS)
 
 
 def row_formatter(data_type: DataType, time_field: str) -> Callable[[dict], dict]:

@@ -50,13 +50,16 @@ error_serializer = inline_serializer(
     {
         "detail": serializers.CharField(),
         "parameter": serializers.CharField(required=False, help_text="The query parameter at fault (400 only)."),
+        "errors": serializers.DictField(required=False, help_text="Per-field messages of a failed filter."),
     },
 )
 
 pagination_serializer = inline_serializer(
     "DataPagination",
     {
-        "total": serializers.IntegerField(help_text="Rows matching the filter (an estimate when total_exact is false)."),
+        "total": serializers.IntegerField(
+            help_text="Rows matching the filter (an estimate when total_exact is false)."
+        ),
         "total_exact": serializers.BooleanField(
             help_text="False when no filter applies and total is MongoDB's collection-metadata estimate."
         ),

@@ -4,6 +4,8 @@ Every endpoint shares one shape (`pair`, `data`, `pagination`, `metadata`) and o
 `limit`, `offset`, `sort_order`); a subclass names its data type and adds what is particular to it.
 """
 
+import itertools
+
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import serializers
@@ -230,7 +232,7 @@ class DepthView(SeriesView):
         ordered = sorted(page.rows, key=lambda row: row["final_update_id"])
         breaks = sum(
             1
-            for before, after in zip(ordered, ordered[1:], strict=False)
+            for before, after in itertools.pairwise(ordered)
             if after.get("prev_final_update_id") is not None
             and after["prev_final_update_id"] != before["final_update_id"]
         )

@@ -41,7 +41,9 @@ def candle_row(open_time: datetime, *, symbol: str = "BTCUSDT", interval: str = 
 def write_candles(open_times: list[datetime], *, symbol: str = "BTCUSDT", interval: str = "1h") -> None:
     ref = series("candles", symbol, interval=interval)
     for chunk in range(0, len(open_times), 5000):
-        store.write_rows(ref, [candle_row(t, symbol=symbol, interval=interval) for t in open_times[chunk : chunk + 5000]])
+        store.write_rows(
+            ref, [candle_row(t, symbol=symbol, interval=interval) for t in open_times[chunk : chunk + 5000]]
+        )
 
 
 def grid(start: datetime, count: int, interval: str = "1h") -> list[datetime]:
