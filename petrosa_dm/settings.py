@@ -210,7 +210,7 @@ READINESS_REQUIRED = env.list("READINESS_REQUIRED", default=["database", "mongod
 # --- API ---
 API_READ_REQUIRES_AUTH = env.bool("API_READ_REQUIRES_AUTH", default=False)
 REST_FRAMEWORK = {
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "petrosa_dm.schema.AutoSchema",
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",

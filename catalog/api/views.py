@@ -1,4 +1,5 @@
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import generics
 
 from catalog import selectors
@@ -10,6 +11,13 @@ from .serializers import DatasetSerializer, LineageSerializer, SchemaSerializer
 
 READ_ERRORS = {401: error_serializer, 403: error_serializer}
 NOT_FOUND = {404: error_serializer, **READ_ERRORS}
+DATASET_ID = OpenApiParameter(
+    "dataset_id",
+    OpenApiTypes.STR,
+    OpenApiParameter.PATH,
+    description="The dataset id: its MongoDB collection name.",
+    examples=[OpenApiExample("1h candles", value="candles_BTCUSDT_1h")],
+)
 
 
 @extend_schema(
@@ -22,20 +30,23 @@ class DatasetListView(generics.ListAPIView):
     filterset_class = DatasetFilter
 
 
-@extend_schema(summary="One dataset", responses={200: DatasetSerializer, **NOT_FOUND})
+@extend_schema(summary="One dataset", parameters=[DATASET_ID], responses={200: DatasetSerializer, **NOT_FOUND})
 class DatasetDetailView(generics.RetrieveAPIView):
     queryset = Dataset.objects.all()
     serializer_class = DatasetSerializer
     lookup_field = "dataset_id"
 
 
-@extend_schema(summary="A dataset's inferred schema", responses={200: SchemaSerializer, **NOT_FOUND})
+@extend_schema(
+    summary="A dataset's inferred schema", parameters=[DATASET_ID], responses={200: SchemaSerializer, **NOT_FOUND}
+)
 class SchemaView(DatasetDetailView):
     serializer_class = SchemaSerializer
 
 
 @extend_schema(
     summary="Where a dataset's data came from and what is computed from it",
+    parameters=[DATASET_ID],
     responses={200: LineageSerializer, **NOT_FOUND},
 )
 class LineageView(DatasetDetailView):

@@ -30,7 +30,7 @@ TRADE_KINDS = ("aggTrade", "trade")
 
 PAIR = OpenApiParameter(
     "pair",
-    OpenApiTypes.STR,
+    {"type": "string", "pattern": r"^\s*[A-Za-z0-9]{2,24}(_[0-9]{6})?\s*$"},
     required=True,
     description="Symbol, e.g. BTCUSDT (case-insensitive).",
     examples=[OpenApiExample("BTCUSDT", value="BTCUSDT")],
