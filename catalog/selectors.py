@@ -11,6 +11,15 @@ def dataset_list():
     return Dataset.objects.all().order_by("dataset_id")
 
 
+def dataset_record_count(*, dataset_id: str) -> int | None:
+    """The record count of an active, synced dataset, or None."""
+    return (
+        Dataset.objects.filter(dataset_id=dataset_id, status=Dataset.Status.ACTIVE, synced_at__isnull=False)
+        .values_list("record_count", flat=True)
+        .first()
+    )
+
+
 def dataset_lineage(*, dataset: Dataset) -> dict:
     """Upstream sources (aggregated per source and transformation), the latest records, and downstream datasets.
 

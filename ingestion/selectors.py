@@ -8,8 +8,6 @@ Reads never create collections or indexes (that is the write path's job in `inge
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.conf import settings
-from django.core.cache import cache
 from pymongo import ASCENDING, DESCENDING
 from pymongo.collection import Collection
 
@@ -78,28 +76,40 @@ def _find(target: Collection, query: dict, field: str, *, descending: bool, skip
     return list(cursor)
 
 
+def recent_candles_query(*, ref: SeriesRef, query: dict, end: datetime | None, wanted: int) -> dict:
+    """`query` narrowed to the grid window that holds the newest `wanted` candles of a live collection.
+
+    The window reaches `wanted` intervals (plus a tenth, for a collection a little behind) before `end` or now.
+    """
+    ceiling = min(end, utcnow()) if end else utcnow()
+    slots = wanted + wanted // 10 + 10
+    lower = floor_to_grid(ceiling, ref.interval) - slots * interval_delta(ref.interval)
+    return {**query, "open_time": {**query.get("open_time", {}), "$gte": lower}}
+
+
 def _recent_candles(target: Collection, ref: SeriesRef, query: dict, end: datetime | None, wanted: int) -> list | None:
     """The newest `wanted` candles read from the grid window just before `end` (or now), if they are all there.
 
     A live collection holds its newest candles in the last `wanted` intervals, so a range on the unique
-    `open_time` index answers with `wanted` index entries instead of walking down from the newest one.
-    Returns None when the window holds fewer (a gap or a stale collection): the caller then runs the open query.
+    `open_time` index answers from about `wanted` index entries instead of walking down from the newest one (and
+    engines that do not stop a sorted scan at the limit read no more). Returns None when the window holds fewer
+    (a gap or a stale collection): the caller then runs the open-ended query.
     """
-    ceiling = min(end, utcnow()) if end else utcnow()
-    lower = floor_to_grid(ceiling, ref.interval) - (wanted + 1) * interval_delta(ref.interval)
-    recent = {**query, "open_time": {**query.get("open_time", {}), "$gte": lower}}
+    recent = recent_candles_query(ref=ref, query=query, end=end, wanted=wanted)
     rows = _find(target, recent, "open_time", descending=True, skip=0, limit=wanted)
     return rows if len(rows) == wanted else None
 
 
 def collection_estimate(*, ref: SeriesRef) -> int:
-    """MongoDB's metadata count of the collection, cached briefly: it is an estimate by contract anyway."""
-    key = f"series-estimate:{mongo.database().name}:{ref.collection}"
-    estimate = cache.get(key)
-    if estimate is None:
-        estimate = series_collection(ref=ref).estimated_document_count()
-        cache.set(key, estimate, settings.DATA_TOTAL_CACHE_SECONDS)
-    return estimate
+    """The collection's row count as the catalog last synced it, or MongoDB's metadata estimate if not catalogued.
+
+    Both are estimates by contract; the catalog's costs one indexed row read whatever the engine (an embedded
+    store may count by scanning).
+    """
+    from catalog.selectors import dataset_record_count  # the catalog app builds on this one
+
+    count = dataset_record_count(dataset_id=ref.collection)
+    return count if count is not None else series_collection(ref=ref).estimated_document_count()
 
 
 def series_page(

@@ -199,8 +199,6 @@ BINANCE_WEIGHT_BUDGET = env.int("BINANCE_WEIGHT_BUDGET", default=1200)
 # (further consumer settings go here)
 
 # --- Serving (data and catalog API) ---
-# Seconds a collection's estimated row count (the `total` of an unfiltered data page) is reused per process.
-DATA_TOTAL_CACHE_SECONDS = env.int("DATA_TOTAL_CACHE_SECONDS", default=10)
 # Newest rows sync_catalog reads per collection to infer its schema and measure its cadence.
 CATALOG_SAMPLE_SIZE = env.int("CATALOG_SAMPLE_SIZE", default=200)
 

@@ -61,7 +61,8 @@ pagination_serializer = inline_serializer(
             help_text="Rows matching the filter (an estimate when total_exact is false)."
         ),
         "total_exact": serializers.BooleanField(
-            help_text="False when no filter applies and total is MongoDB's collection-metadata estimate."
+            help_text="False when no filter applies: total is then the catalog's last synced record count "
+            "(MongoDB's collection estimate for a collection not catalogued yet)."
         ),
         "limit": serializers.IntegerField(),
         "offset": serializers.IntegerField(),

@@ -2,11 +2,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.contrib.auth.models import User
-from django.core.cache import cache
 from django.core.management import call_command
 from django.test import override_settings
 from rest_framework.authtoken.models import Token
 
+from catalog.services import sync_catalog
 from ingestion import store
 from ingestion.naming import series
 from petrosa_dm.intervals import floor_to_grid
@@ -21,11 +21,6 @@ CANDLE_FIELDS = {"timestamp", "open", "high", "low", "close", "volume"}
 
 def iso(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.000Z")
-
-
-@pytest.fixture(autouse=True)
-def _fresh_estimates():
-    cache.clear()
 
 
 def test_downstream_call_returns_the_250_newest_candles_newest_first(client, mongo_db):
@@ -269,3 +264,19 @@ def test_future_and_past_candles_are_both_found_by_the_recent_window(client, mon
     body = client.get("/data/candles?pair=BTCUSDT&period=1m&limit=3").json()
 
     assert [row["timestamp"] for row in body["data"]] == [iso(t) for t in reversed(open_times[-3:])]
+
+
+def test_an_unfiltered_total_is_the_catalogs_count_once_synced(client, mongo_db):
+    write_candles(grid(T0, 40))
+    sync_catalog()
+    write_candles(grid(T0 + timedelta(hours=40), 5))
+
+    before = client.get("/data/candles?pair=BTCUSDT&period=1h&limit=10").json()
+    sync_catalog()
+    after = client.get("/data/candles?pair=BTCUSDT&period=1h&limit=10").json()
+    windowed = client.get("/data/candles?pair=BTCUSDT&period=1h&limit=10&start=2024-08-08T00:00:00Z").json()
+
+    assert (before["pagination"]["total"], before["pagination"]["total_exact"]) == (40, False)
+    assert before["data"][0]["timestamp"] == iso(T0 + timedelta(hours=44))
+    assert after["pagination"]["total"] == 45
+    assert (windowed["pagination"]["total"], windowed["pagination"]["total_exact"]) == (45, True)
