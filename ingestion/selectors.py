@@ -1,7 +1,7 @@
 """Reads of the time series: pages of rows, counts, bounds and samples, every one of them on an index.
 
 No function here loads a collection: pages are `find` with a time-range filter, a sort on the type's indexed time
-field, skip and limit; counts use the same filter (or MongoDB's collection-metadata estimate when there is none).
+field, skip and limit; counts use the same filter (with no filter, the catalog's synced count stands in).
 Reads never create collections or indexes (that is the write path's job in `ingestion.store`).
 """
 
@@ -11,6 +11,7 @@ from datetime import datetime
 from pymongo import ASCENDING, DESCENDING
 from pymongo.collection import Collection
 
+from catalog.selectors import dataset_record_count
 from petrosa_dm import mongo
 from petrosa_dm.intervals import INTERVAL_MS, floor_to_grid, grid_count, interval_delta, next_open_time
 from petrosa_dm.timeutils import utcnow
@@ -106,8 +107,6 @@ def collection_estimate(*, ref: SeriesRef) -> int:
     Both are estimates by contract; the catalog's costs one indexed row read whatever the engine (an embedded
     store may count by scanning).
     """
-    from catalog.selectors import dataset_record_count  # the catalog app builds on this one
-
     count = dataset_record_count(dataset_id=ref.collection)
     return count if count is not None else series_collection(ref=ref).estimated_document_count()
 
