@@ -5,6 +5,8 @@ Every endpoint shares one shape (`pair`, `data`, `pagination`, `metadata`) and o
 """
 
 import itertools
+from dataclasses import dataclass
+from datetime import datetime
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
@@ -82,43 +84,20 @@ class SeriesView(APIView):
     def get(self, request):
         query = request.query_params
         ref = self.series_ref(query)
-        start, end = time_range(query)
-        limit = int_param(query, "limit", default=100, minimum=1, maximum=MAX_LIMIT)
-        offset = int_param(query, "offset", default=0, minimum=0, maximum=MAX_OFFSET)
-        sort_order = choice_param(query, "sort_order", choices=("asc", "desc"), default="desc")
-        match = self.match(query)
-        page = selectors.series_page(
-            ref=ref, start=start, end=end, limit=limit, offset=offset, descending=sort_order == "desc", match=match
-        )
+        window = PageRequest.from_query(query, match=self.match(query))
+        page = selectors.series_page(ref=ref, **window.selector_arguments())
         if page is None:
             raise NotFound(f"no {ref.data_type.value.replace('_', ' ')} stored for {self.describe(ref)}")
+        completeness = self.completeness(ref=ref, page=page, start=window.start, end=window.end, match=window.match)
         time_field = selectors.TIME_FIELDS[ref.data_type]
-        completeness = self.completeness(ref=ref, page=page, start=start, end=end, match=match)
-        body = self.head(ref)
-        body["data"] = list(map(row_formatter(ref.data_type, time_field), page.rows))
-        body["pagination"] = {
-            "total": page.total,
-            "total_exact": page.total_exact,
-            "limit": limit,
-            "offset": offset,
-            "has_next": page.has_next,
-            "has_previous": offset > 0,
-            "next_offset": offset + limit if page.has_next else None,
-        }
-        body["metadata"] = {
-            "collection": ref.collection,
-            "source": "mongodb",
-            "data_type": ref.data_type.value,
-            "time_field": time_field,
-            "sort_order": sort_order,
-            "start": time_text(start),
-            "end": time_text(end),
-            "completeness": completeness.ratio,
-            "completeness_detail": _completeness_detail(completeness),
-            "generated_at": time_text(utcnow()),
-            **self.extra_metadata(page),
-        }
-        return Response(body)
+        return Response(
+            {
+                **self.head(ref),
+                "data": list(map(row_formatter(ref.data_type, time_field), page.rows)),
+                "pagination": _pagination(page, window),
+                "metadata": {**_metadata(ref, window, completeness), **self.extra_metadata(page)},
+            }
+        )
 
     def series_ref(self, query) -> SeriesRef:
         return series(self.data_type, pair_param(query))
@@ -137,6 +116,67 @@ class SeriesView(APIView):
 
     def extra_metadata(self, page: selectors.SeriesPage) -> dict:
         return {}
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    """The parameters every data endpoint shares, validated."""
+
+    start: datetime | None
+    end: datetime | None
+    limit: int
+    offset: int
+    sort_order: str
+    match: dict
+
+    @classmethod
+    def from_query(cls, query, *, match: dict) -> "PageRequest":
+        start, end = time_range(query)
+        return cls(
+            start=start,
+            end=end,
+            limit=int_param(query, "limit", default=100, minimum=1, maximum=MAX_LIMIT),
+            offset=int_param(query, "offset", default=0, minimum=0, maximum=MAX_OFFSET),
+            sort_order=choice_param(query, "sort_order", choices=("asc", "desc"), default="desc"),
+            match=match,
+        )
+
+    def selector_arguments(self) -> dict:
+        return {
+            "start": self.start,
+            "end": self.end,
+            "limit": self.limit,
+            "offset": self.offset,
+            "descending": self.sort_order == "desc",
+            "match": self.match,
+        }
+
+
+def _pagination(page: selectors.SeriesPage, window: PageRequest) -> dict:
+    return {
+        "total": page.total,
+        "total_exact": page.total_exact,
+        "limit": window.limit,
+        "offset": window.offset,
+        "has_next": page.has_next,
+        "has_previous": window.offset > 0,
+        "next_offset": window.offset + window.limit if page.has_next else None,
+    }
+
+
+def _metadata(ref: SeriesRef, window: PageRequest, completeness: selectors.Completeness) -> dict:
+    return {
+        "collection": ref.collection,
+        "source": "mongodb",
+        "data_type": ref.data_type.value,
+        "time_field": selectors.TIME_FIELDS[ref.data_type],
+        "sort_order": window.sort_order,
+        "start": time_text(window.start),
+        "end": time_text(window.end),
+        "completeness": completeness.ratio,
+        "completeness_detail": _completeness_detail(completeness),
+        "generated_at": time_text(utcnow()),
+    }
 
 
 def _completeness_detail(completeness: selectors.Completeness) -> dict:
