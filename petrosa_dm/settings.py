@@ -271,7 +271,8 @@ NATS_ACK_WAIT_SECONDS = env.float("NATS_ACK_WAIT_SECONDS", default=30.0)
 NATS_MAX_ACK_PENDING = env.int("NATS_MAX_ACK_PENDING", default=20_000)
 
 # --- Serving (data and catalog API) ---
-# (serving settings go here)
+# Newest rows sync_catalog reads per collection to infer its schema and measure its cadence.
+CATALOG_SAMPLE_SIZE = env.int("CATALOG_SAMPLE_SIZE", default=200)
 
 # --- Readiness: components whose failure makes /health/readiness answer 503 ---
 READINESS_REQUIRED = env.list("READINESS_REQUIRED", default=["database", "mongodb", "broker"])
@@ -279,7 +280,7 @@ READINESS_REQUIRED = env.list("READINESS_REQUIRED", default=["database", "mongod
 # --- API ---
 API_READ_REQUIRES_AUTH = env.bool("API_READ_REQUIRES_AUTH", default=False)
 REST_FRAMEWORK = {
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "petrosa_dm.schema.AutoSchema",
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
@@ -299,11 +300,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
-    # Several models have `status` and `data_type` choices; name each enum after its model.
+    # Choice sets that share a field name get explicit component names (one entry per choice set).
     "ENUM_NAME_OVERRIDES": {
         "BackfillJobStatusEnum": "backfills.models.BackfillJob.Status",
         "BackfillDataTypeEnum": "backfills.models.BackfillJob.DataType",
-        "ReadinessStatusEnum": ["healthy", "unhealthy"],
+        "DatasetStatusEnum": "catalog.models.Dataset.Status",
+        "HealthStatusEnum": ["healthy", "unhealthy"],
     },
 }
 

@@ -3,11 +3,6 @@
 from rest_framework import serializers
 
 
-class ErrorSerializer(serializers.Serializer):
-    detail = serializers.CharField()
-    parameter = serializers.CharField(required=False)
-
-
 class DatasetCountsSerializer(serializers.Serializer):
     total = serializers.IntegerField()
     audited = serializers.IntegerField()

@@ -5,6 +5,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from petrosa_dm import params
+from petrosa_dm.errors import ErrorSerializer
 from petrosa_dm.timeutils import utcnow
 
 from .. import selectors
@@ -39,8 +40,8 @@ class PairHealthView(APIView):
         ],
         responses={
             200: serializers.PairHealthSerializer,
-            400: OpenApiResponse(serializers.ErrorSerializer, description="A parameter is missing or invalid."),
-            404: OpenApiResponse(serializers.ErrorSerializer, description="Unknown pair (or no candles of period)."),
+            400: OpenApiResponse(ErrorSerializer, description="A parameter is missing or invalid."),
+            404: OpenApiResponse(ErrorSerializer, description="Unknown pair (or no candles of period)."),
         },
     )
     def get(self, request):
