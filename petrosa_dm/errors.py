@@ -1,5 +1,7 @@
 """One JSON error shape at the API edge: `{"detail": "<message>"}`."""
 
+from django.http import HttpResponse, JsonResponse
+from django.views import defaults
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import exceptions, serializers
 from rest_framework.views import exception_handler
@@ -44,3 +46,20 @@ class ErrorSerializer(serializers.Serializer):
 def error_responses(**descriptions: str) -> dict[int, OpenApiResponse]:
     """OpenAPI responses for error statuses, e.g. `error_responses(e400="A bad parameter", e404="Unknown pair")`."""
     return {int(code[1:]): OpenApiResponse(ErrorSerializer, description=text) for code, text in descriptions.items()}
+
+
+def _json_or_default(request, status: int, detail: str, default) -> HttpResponse:
+    # The admin keeps Django's pages; everything else is API and answers in the one JSON shape.
+    if request.path.startswith("/admin/"):
+        return default()
+    return JsonResponse({"detail": detail}, status=status)
+
+
+def not_found(request, exception=None) -> HttpResponse:
+    return _json_or_default(
+        request, 404, f"not found: {request.path}", lambda: defaults.page_not_found(request, exception)
+    )
+
+
+def server_error(request) -> HttpResponse:
+    return _json_or_default(request, 500, "internal server error", lambda: defaults.server_error(request))

@@ -19,3 +19,6 @@ urlpatterns = [
     path("", include("analytics.api.urls")),
     path("", include("django_prometheus.urls")),
 ]
+
+handler404 = "petrosa_dm.errors.not_found"
+handler500 = "petrosa_dm.errors.server_error"

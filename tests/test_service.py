@@ -56,3 +56,10 @@ def test_install_schedule_is_idempotent(settings):
     first = set(PeriodicTask.objects.values_list("name", "task"))
     call_command("install_schedule")
     assert set(PeriodicTask.objects.values_list("name", "task")) == first
+
+
+def test_unknown_paths_answer_in_the_json_error_shape(client):
+    response = client.get("/backfill/jobs/not-a-number")
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {"detail": "not found: /backfill/jobs/not-a-number"}
