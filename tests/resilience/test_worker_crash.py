@@ -60,8 +60,9 @@ def workers(worker_env, tmp_path):
     def start() -> subprocess.Popen:
         log = (tmp_path / f"worker-{len(started)}.log").open("w")
         process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "petrosa_dm", "worker", "--concurrency", "1", "--loglevel", "WARNING",
-             "--hostname", f"resilience{len(started)}@%h", "--without-gossip", "--without-mingle"],
+            [sys.executable, "-m", "celery", "-A", "petrosa_dm", "worker", "--concurrency", "1",
+             "--loglevel", "WARNING", "--hostname", f"resilience{len(started)}@%h",
+             "--without-gossip", "--without-mingle"],
             cwd=PROJECT, env=worker_env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
         started.append(process)
