@@ -30,8 +30,8 @@ from .mutations import Case, Mutator, seed_messages
 
 SHARED_WS = PROJECT.parent / "shared" / "data" / "binance" / "ws"
 SUBJECT = "fuzz.ws"
-ROUNDS, WARM_UP = 10, 3
-MAX_GROWTH_MB = 48
+ROUNDS, WARM_UP = 24, 4
+MAX_GROWTH_MB = 120
 
 
 def outcome(case: Case, *, letter_id: str = "m") -> tuple[set[str], object]:
@@ -219,8 +219,10 @@ def test_a_live_consumer_stores_dead_letters_or_ignores_every_mutated_message_in
     assert letters == expected_letters, "dead letters differ from the parser's verdicts"
     wrong = {name: counts for name, counts in stored_rows.items() if counts[0] != counts[1] or counts[2] or counts[3]}
     assert not wrong, f"rows lost or doubled (expected, stored, lost, doubled): {wrong}"
-    # Once warm (the allocator's arenas, pymongo's buffers, the first collections' indexes), the consumer must not
-    # grow with the traffic: the later rounds carry several times the allowed growth in payloads.
+    # Once warm (the allocator's arenas, pymongo's buffers, the first collections' indexes) the consumer's RSS
+    # wanders with fragmentation (250-310 MB here over 24 rounds; parsing and storing alone stay flat under
+    # tracemalloc); keeping even one copy of each payload would grow it by all the later rounds' payloads, over
+    # twice the allowed growth.
     assert measured_volume > 2 * MAX_GROWTH_MB
     assert growth < MAX_GROWTH_MB, (
         f"consumer RSS grew {growth:.0f} MB while {measured_volume:.0f} MB of mutated messages went through: {rss}"
