@@ -1,4 +1,4 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 
 from .models import Dataset, LineageRecord
 
@@ -41,6 +41,15 @@ class DatasetAdmin(admin.ModelAdmin):
         "created_at",
         "updated_at",
     )
+    actions = ["audit_now"]
+
+    @admin.action(description="Audit now", permissions=["view"])
+    def audit_now(self, request, queryset) -> None:
+        from audits.tasks import audit_dataset
+
+        for dataset in queryset:
+            audit_dataset.delay(dataset.pk)
+        self.message_user(request, f"Audit queued for {queryset.count()} datasets.", messages.SUCCESS)
 
 
 @admin.register(LineageRecord)

@@ -1,12 +1,21 @@
-"""Writes to the catalog: datasets and their lineage."""
+"""Writes to the catalog: datasets, their discovery from MongoDB, and their lineage."""
 
+import logging
+from dataclasses import dataclass
 from datetime import datetime
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 
-from ingestion.naming import DataType, SeriesRef
+from ingestion import selectors as series_selectors
+from ingestion.naming import DataType, SeriesRef, parse_collection
+from petrosa_dm import mongo
+from petrosa_dm.timeutils import utcnow
 
+from .inference import infer_schema, median_spacing_seconds
 from .models import Dataset, LineageRecord
+
+logger = logging.getLogger(__name__)
 
 
 def _describe(ref: SeriesRef) -> dict:
@@ -58,3 +67,56 @@ def lineage_record_create(
         job=job,
         details=details or {},
     )
+
+
+@dataclass(frozen=True)
+class CatalogSync:
+    discovered: int
+    created: int
+    updated: int
+    vanished: int
+
+    def summary(self) -> str:
+        return (
+            f"catalog synced: {self.discovered} collections ({self.created} new, {self.updated} updated), "
+            f"{self.vanished} vanished"
+        )
+
+
+def expected_cadence_seconds(*, ref: SeriesRef, sample: list[dict]) -> float | None:
+    """Candles: the interval (a month counts 30 days). Others: the median spacing of the newest rows' times."""
+    if ref.data_type is DataType.CANDLES:
+        return series_selectors.nominal_cadence_seconds(ref.interval)
+    field = series_selectors.TIME_FIELDS[ref.data_type]
+    return median_spacing_seconds([row.get(field) for row in sample])
+
+
+def dataset_sync(*, ref: SeriesRef) -> tuple[Dataset, bool]:
+    """Refresh one dataset's figures from its collection; returns (dataset, created)."""
+    dataset, created = dataset_ensure(ref=ref)
+    sample = series_selectors.series_newest(ref=ref, size=settings.CATALOG_SAMPLE_SIZE)
+    first, last = series_selectors.series_bounds(ref=ref)
+    dataset.record_count = series_selectors.series_collection(ref=ref).estimated_document_count()
+    dataset.first_timestamp, dataset.last_timestamp = first, last
+    dataset.schema = infer_schema(sample)
+    dataset.expected_cadence_seconds = expected_cadence_seconds(ref=ref, sample=sample)
+    dataset.status = Dataset.Status.ACTIVE
+    dataset.synced_at = utcnow()
+    dataset.save()
+    return dataset, created
+
+
+def sync_catalog() -> CatalogSync:
+    """Discover every time-series collection by the naming rules, refresh its Dataset, mark vanished ones."""
+    refs = [ref for name in sorted(mongo.database().list_collection_names()) if (ref := parse_collection(name))]
+    created = 0
+    for ref in refs:
+        created += dataset_sync(ref=ref)[1]
+    vanished = (
+        Dataset.objects.filter(status=Dataset.Status.ACTIVE)
+        .exclude(dataset_id__in=[ref.collection for ref in refs])
+        .update(status=Dataset.Status.VANISHED, synced_at=utcnow())
+    )
+    result = CatalogSync(discovered=len(refs), created=created, updated=len(refs) - created, vanished=vanished)
+    logger.info(result.summary(), extra={"datasets_created": created, "datasets_vanished": vanished})
+    return result

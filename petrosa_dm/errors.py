@@ -1,6 +1,7 @@
 """One JSON error shape at the API edge: `{"detail": "<message>"}`."""
 
-from rest_framework import exceptions
+from drf_spectacular.utils import OpenApiResponse
+from rest_framework import exceptions, serializers
 from rest_framework.views import exception_handler
 
 
@@ -30,3 +31,16 @@ def api_exception_handler(exc, context):
     if isinstance(data, dict):
         response.data["errors"] = data
     return response
+
+
+class ErrorSerializer(serializers.Serializer):
+    """The one error shape every endpoint answers with (documentation only: errors are built above)."""
+
+    detail = serializers.CharField()
+    parameter = serializers.CharField(required=False, help_text="The query parameter at fault (400 only).")
+    errors = serializers.DictField(required=False, help_text="Per-field messages of a failed body or filter.")
+
+
+def error_responses(**descriptions: str) -> dict[int, OpenApiResponse]:
+    """OpenAPI responses for error statuses, e.g. `error_responses(e400="A bad parameter", e404="Unknown pair")`."""
+    return {int(code[1:]): OpenApiResponse(ErrorSerializer, description=text) for code, text in descriptions.items()}

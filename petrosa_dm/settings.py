@@ -221,7 +221,31 @@ BACKFILL_DEPTH_LIMIT = env.int("BACKFILL_DEPTH_LIMIT", default=1000)
 BACKFILL_STALE_SECONDS = env.int("BACKFILL_STALE_SECONDS", default=300)
 
 # --- Auditor ---
-# (auditor settings go here)
+# Each run re-reads rows newer than the dataset's watermark minus this overlap, so late rows are still checked.
+AUDIT_OVERLAP_SECONDS = env.int("AUDIT_OVERLAP_SECONDS", default=3600)
+# A dataset whose newest row is younger than this is live: its audited window ends now, so a collector that stopped
+# leaves a trailing gap. Older (historical) datasets are audited up to their newest row.
+AUDIT_LIVE_SECONDS = env.int("AUDIT_LIVE_SECONDS", default=86400)
+# A candle or funding time is missing only once it closed this long ago (the stream delivers closed candles late).
+AUDIT_GRACE_SECONDS = env.int("AUDIT_GRACE_SECONDS", default=120)
+# Funding times carry millisecond jitter (00:00:00.017); a row further than this from the hour is off schedule.
+AUDIT_FUNDING_TOLERANCE_SECONDS = env.int("AUDIT_FUNDING_TOLERANCE_SECONDS", default=60)
+# Freshness score: 100 up to 2 cadences of age, falling linearly to 0 at this many cadences.
+AUDIT_FRESHNESS_ZERO_CADENCES = env.float("AUDIT_FRESHNESS_ZERO_CADENCES", default=20.0)
+# Price anomaly: a log return further than SIGMA rolling standard deviations (over WINDOW previous returns).
+AUDIT_ANOMALY_SIGMA = env.float("AUDIT_ANOMALY_SIGMA", default=10.0)
+AUDIT_ANOMALY_WINDOW = env.int("AUDIT_ANOMALY_WINDOW", default=60)
+# Individual findings written per check per dataset run (the counts in the health figures are never capped).
+AUDIT_MAX_FINDINGS = env.int("AUDIT_MAX_FINDINGS", default=100)
+# Unresolved gaps outside the incremental window that one run re-examines (least recently checked first).
+AUDIT_RECHECK_GAPS = env.int("AUDIT_RECHECK_GAPS", default=200)
+# Health bands used by /health/summary: healthy >= HEALTHY, degraded >= DEGRADED, else unhealthy.
+AUDIT_HEALTHY_SCORE = env.float("AUDIT_HEALTHY_SCORE", default=90.0)
+AUDIT_DEGRADED_SCORE = env.float("AUDIT_DEGRADED_SCORE", default=70.0)
+# Automatic repair: open candle and funding gaps become backfill jobs, bounded per gap and per run.
+AUDIT_REPAIR_ENABLED = env.bool("AUDIT_REPAIR_ENABLED", default=True)
+AUDIT_REPAIR_MAX_GAP_ROWS = env.int("AUDIT_REPAIR_MAX_GAP_ROWS", default=10080)
+AUDIT_REPAIR_MAX_JOBS = env.int("AUDIT_REPAIR_MAX_JOBS", default=20)
 
 # --- Analytics ---
 # A result whose window has less than this fraction of its expected candles is flagged `reliable: false`.
@@ -247,7 +271,8 @@ NATS_ACK_WAIT_SECONDS = env.float("NATS_ACK_WAIT_SECONDS", default=30.0)
 NATS_MAX_ACK_PENDING = env.int("NATS_MAX_ACK_PENDING", default=20_000)
 
 # --- Serving (data and catalog API) ---
-# (serving settings go here)
+# Newest rows sync_catalog reads per collection to infer its schema and measure its cadence.
+CATALOG_SAMPLE_SIZE = env.int("CATALOG_SAMPLE_SIZE", default=200)
 
 # --- Readiness: components whose failure makes /health/readiness answer 503 ---
 READINESS_REQUIRED = env.list("READINESS_REQUIRED", default=["database", "mongodb", "broker"])
@@ -255,7 +280,7 @@ READINESS_REQUIRED = env.list("READINESS_REQUIRED", default=["database", "mongod
 # --- API ---
 API_READ_REQUIRES_AUTH = env.bool("API_READ_REQUIRES_AUTH", default=False)
 REST_FRAMEWORK = {
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "petrosa_dm.schema.AutoSchema",
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
@@ -275,11 +300,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
-    # Several models have `status` and `data_type` choices; name each enum after its model.
+    # Choice sets that share a field name get explicit component names (one entry per choice set).
     "ENUM_NAME_OVERRIDES": {
         "BackfillJobStatusEnum": "backfills.models.BackfillJob.Status",
         "BackfillDataTypeEnum": "backfills.models.BackfillJob.DataType",
-        "ReadinessStatusEnum": ["healthy", "unhealthy"],
+        "DatasetStatusEnum": "catalog.models.Dataset.Status",
+        "HealthStatusEnum": ["healthy", "unhealthy"],
     },
 }
 

@@ -1,11 +1,12 @@
 """The analytics API: stored results latest-first, the regime summary, and an on-demand correlation matrix."""
 
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, PolymorphicProxySerializer, extend_schema
+from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, extend_schema
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from petrosa_dm import params
+from petrosa_dm.errors import error_responses
 from petrosa_dm.timeutils import utcnow
 
 from .. import selectors
@@ -25,8 +26,7 @@ WINDOW = OpenApiParameter(
 )
 LIMIT = OpenApiParameter("limit", int, description="How many results, latest `as_of` first (1-1000, default 100).")
 ERRORS = {
-    400: OpenApiResponse(description="A bad parameter; `detail` names it."),
-    404: OpenApiResponse(description="Nothing has been computed for this pair."),
+    **error_responses(e400="A bad parameter; `detail` names it.", e404="Nothing has been computed for this pair."),
 }
 RESULT_FIELDS = ("as_of", "timeframe", "window", "values", "coverage", "reliable", "computed_at")
 

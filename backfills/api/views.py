@@ -2,11 +2,13 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_
 from rest_framework import generics, status
 from rest_framework.response import Response
 
+from petrosa_dm.errors import ErrorSerializer
+
 from .. import selectors, services
 from .filters import BackfillJobFilter
 from .serializers import BackfillJobSerializer, BackfillStartSerializer
 
-ERROR = OpenApiResponse(description='`{"detail": "<message>"}`')
+ERROR = OpenApiResponse(ErrorSerializer, description='`{"detail": "<message>"}`')
 
 
 class BackfillStartView(generics.GenericAPIView):

@@ -4,21 +4,22 @@ component is down, is the contract).
 
 Requests are made as an operator with every permission (a superuser's token), so write paths are generated too;
 a job created by `POST /backfill/start` is never enqueued, because the test's transaction never commits. A few
-real candles and a backfill job are stored first, so reads find something to page through.
+rows of every served series, the catalog and a backfill job are stored first, so reads find something to page through.
 """
 
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 import schemathesis
-from bson.decimal128 import Decimal128
 from hypothesis import HealthCheck, settings
 from rest_framework.authtoken.models import Token
 
 from backfills.models import BackfillJob
+from catalog.services import sync_catalog
 from ingestion.naming import series
 from ingestion.store import write_rows
+from ingestion.tests.rows import T0, depth_row, funding_row, grid, mark_price_row, ticker_row, trade_row, write_candles
 from petrosa_dm.wsgi import application
 
 # More than a quick run's handful per operation; with ~15 operations this stays well under three minutes here.
@@ -27,27 +28,19 @@ pytestmark = [pytest.mark.django_db, pytest.mark.timeout(120)]
 STATUSES: Counter = Counter()
 
 
-def _candles(count: int) -> list[dict]:
-    start = datetime(2024, 8, 1, tzinfo=UTC)
-    rows = []
-    for hour in range(count):
-        price = Decimal128(f"{60000 + (hour * 37) % 900}.5")
-        open_time = start + timedelta(hours=hour)
-        rows.append({
-            "symbol": "BTCUSDT", "interval": "1h", "open_time": open_time,
-            "close_time": open_time + timedelta(hours=1) - timedelta(milliseconds=1), "event_time": open_time,
-            "open": price, "high": price, "low": price, "close": price, "volume": Decimal128("12.5"),
-            "closed": True, "source": "rest", "ingested_at": open_time,
-        })  # fmt: skip
-    return rows
-
-
 @pytest.fixture(autouse=True)
 def stored_data(db, mongo_db):
-    write_rows(series("candles", "BTCUSDT", interval="1h"), _candles(300))
+    """Every kind of series the data API serves, the catalog synced from them, and a finished backfill job."""
+    write_candles(grid(T0, 300))
+    write_rows(series("trades", "BTCUSDT"), [trade_row(i) for i in range(1, 60)])
+    write_rows(series("depth", "BTCUSDT"), [depth_row(10 * i, prev=10 * i - 10) for i in range(1, 12)])
+    write_rows(series("funding_rates", "BTCUSDT"), [funding_row(T0 + timedelta(hours=8 * i)) for i in range(6)])
+    write_rows(series("mark_prices", "BTCUSDT"), [mark_price_row(T0 + timedelta(seconds=s)) for s in range(10)])
+    write_rows(series("tickers", "BTCUSDT"), [ticker_row(T0 + timedelta(seconds=s)) for s in range(5)])
+    sync_catalog()
     BackfillJob.objects.create(
-        symbol="BTCUSDT", data_type="candles", timeframe="1h", start=datetime(2024, 8, 1, tzinfo=UTC),
-        end=datetime(2024, 8, 2, tzinfo=UTC), status="succeeded", progress=1.0,
+        symbol="BTCUSDT", data_type="candles", timeframe="1h", start=T0, end=T0 + timedelta(days=1),
+        status="succeeded", progress=1.0,
     )  # fmt: skip
 
 

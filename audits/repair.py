@@ -1,0 +1,61 @@
+"""Automatic repair: open candle and funding gaps become backfill jobs (source "auditor").
+
+Bounded: gaps larger than AUDIT_REPAIR_MAX_GAP_ROWS are left to an operator, and at most a given number of jobs is
+created per run. Never two jobs for one gap: a gap whose job is pending or running is skipped. A gap the exchange
+confirmed empty (`unfillable`, reason exchange_no_data) is not open, so it is never retried.
+"""
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+
+from backfills.models import BackfillJob
+from catalog.models import Dataset
+from ingestion.naming import DataType, SeriesRef
+from petrosa_dm.intervals import next_open_time
+
+from .models import Gap
+
+ONE_MS = timedelta(milliseconds=1)
+
+
+def repairable_gaps(*, dataset: Dataset, limit: int):
+    waiting = Q(backfill_job__isnull=True) | ~Q(backfill_job__status__in=BackfillJob.ACTIVE_STATUSES)
+    return (
+        Gap.objects.select_for_update()
+        .filter(dataset=dataset, kind=Gap.Kind.TIME, status__in=(Gap.Status.OPEN, Gap.Status.BACKFILLING))
+        .filter(waiting, missing_count__gt=0, missing_count__lte=settings.AUDIT_REPAIR_MAX_GAP_ROWS)
+        .exclude(reason=Gap.Reason.EXCHANGE_NO_DATA)
+        .order_by("start", "pk")[:limit]
+    )
+
+
+def _job_end(gap: Gap, ref: SeriesRef):
+    """The last moment the job must cover: the close of the last missing candle, or the funding time's jitter."""
+    if ref.data_type is DataType.CANDLES:
+        return next_open_time(gap.end, ref.interval) - ONE_MS
+    return gap.end + timedelta(seconds=settings.AUDIT_FUNDING_TOLERANCE_SECONDS)
+
+
+def gaps_repair(*, dataset: Dataset, ref: SeriesRef, limit: int) -> int:
+    """Create a backfill job per repairable gap (at most `limit`); returns how many jobs were created."""
+    from backfills.services import backfill_job_create  # the backfills app imports audits models in turn
+
+    if limit <= 0:
+        return 0
+    created = 0
+    with transaction.atomic():
+        for gap in repairable_gaps(dataset=dataset, limit=limit):
+            backfill_job_create(
+                symbol=ref.symbol,
+                data_type=ref.data_type.value,
+                timeframe=ref.interval or "",
+                start=gap.start,
+                end=_job_end(gap, ref),
+                source="auditor",
+                gaps=[gap],
+            )
+            created += 1
+    return created

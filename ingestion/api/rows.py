@@ -1,0 +1,85 @@
+"""Stored rows to JSON-ready dicts, fast: the data endpoints return up to 1,000 rows per request.
+
+The fields come from the document classes in `ingestion.documents` (one place knows the row shape); each becomes a
+decimal string exactly as stored, an ISO-8601 UTC time ending in `Z`, or a plain JSON value. No DRF serializer
+fields run per row: a list of (field, converter) pairs is built once per data type.
+"""
+
+from collections.abc import Callable
+from datetime import datetime
+from functools import cache
+
+import mongoengine as me
+from bson import Decimal128
+
+from ingestion.documents import DOCUMENTS
+from ingestion.naming import DataType
+
+# Redundant with the response's `pair` / `period`, or internal bookkeeping.
+OMITTED_FIELDS = frozenset({"id", "symbol", "interval", "ingested_at"})
+
+_COEFFICIENT_MASK = (1 << 113) - 1
+_EXPONENT_BIAS = 6176
+
+
+def decimal_text(value: object) -> str | None:
+    """`str(Decimal128)` without its Decimal round trip (about 6x faster), identical output.
+
+    Finite values in the common BID layout with a plain-notation string are formatted here; everything else (NaN,
+    infinities, positive exponents, very small numbers in scientific notation) goes through `str()`.
+    """
+    if not isinstance(value, Decimal128):
+        return None if value is None else str(value)
+    bits = int.from_bytes(value.bid, "little")
+    if (bits >> 125) & 3 == 3:
+        return str(value)
+    exponent = ((bits >> 113) & 0x3FFF) - _EXPONENT_BIAS
+    digits = str(bits & _COEFFICIENT_MASK)
+    sign = "-" if bits >> 127 else ""
+    if exponent == 0:
+        return sign + digits
+    if exponent > 0 or len(digits) + exponent - 1 < -6:
+        return str(value)
+    point = len(digits) + exponent
+    if point > 0:
+        return f"{sign}{digits[:point]}.{digits[point:]}"
+    return f"{sign}0.{'0' * -point}{digits}"
+
+
+def time_text(value: object) -> str | None:
+    """ISO-8601 UTC with millisecond precision (the store's precision) and a `Z`."""
+    if not isinstance(value, datetime):
+        return None
+    # The store hands back UTC datetimes; the first 23 characters are "YYYY-MM-DDTHH:MM:SS.mmm".
+    return value.isoformat(timespec="milliseconds")[:23] + "Z"
+
+
+def _plain(value: object) -> object:
+    return value
+
+
+def _converter(field: me.fields.BaseField) -> Callable[[object], object]:
+    if isinstance(field, me.Decimal128Field):
+        return decimal_text
+    if isinstance(field, me.DateTimeField):
+        return time_text
+    return _plain
+
+
+@cache
+def field_converters(data_type: DataType) -> tuple[tuple[str, Callable[[object], object]], ...]:
+    document = DOCUMENTS[data_type]
+    return tuple((name, _converter(field)) for name, field in document._fields.items() if name not in OMITTED_FIELDS)
+
+
+def row_formatter(data_type: DataType, time_field: str) -> Callable[[dict], dict]:
+    """A function turning one stored document into the API's row: `timestamp` (the type's time) first."""
+    converters = field_converters(data_type)
+
+    def format_row(document: dict) -> dict:
+        row = {"timestamp": time_text(document.get(time_field))}
+        for name, convert in converters:
+            row[name] = convert(document.get(name))
+        return row
+
+    return format_row

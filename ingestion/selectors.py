@@ -1,0 +1,201 @@
+"""Reads of the time series: pages of rows, counts, bounds and samples, every one of them on an index.
+
+No function here loads a collection: pages are `find` with a time-range filter, a sort on the type's indexed time
+field, skip and limit; counts use the same filter (with no filter, the catalog's synced count stands in).
+Reads never create collections or indexes (that is the write path's job in `ingestion.store`).
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from pymongo import ASCENDING, DESCENDING
+from pymongo.collection import Collection
+
+from catalog.selectors import dataset_record_count
+from petrosa_dm import mongo
+from petrosa_dm.intervals import INTERVAL_MS, floor_to_grid, grid_count, interval_delta, next_open_time
+from petrosa_dm.timeutils import utcnow
+
+from .naming import DataType, SeriesRef
+
+# The indexed time field of each type: what `start` / `end` filter and what rows are sorted by.
+TIME_FIELDS: dict[DataType, str] = {
+    DataType.CANDLES: "open_time",
+    DataType.TRADES: "trade_time",
+    DataType.DEPTH: "event_time",
+    DataType.MARK_PRICES: "event_time",
+    DataType.FUNDING_RATES: "funding_time",
+    DataType.TICKERS: "event_time",
+    DataType.BOOK_TICKERS: "event_time",
+    DataType.LIQUIDATIONS: "event_time",
+    DataType.ANALYTICS: "as_of",
+}
+
+
+@dataclass(frozen=True)
+class SeriesPage:
+    rows: list[dict]
+    has_next: bool
+    total: int
+    total_exact: bool
+
+
+@dataclass(frozen=True)
+class Completeness:
+    """Rows present over rows expected, or None with the reason there is no expectation."""
+
+    ratio: float | None
+    scope: str | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+    present: int | None = None
+    expected: int | None = None
+    reason: str | None = None
+
+
+def series_collection(*, ref: SeriesRef) -> Collection:
+    return mongo.database()[ref.collection]
+
+
+def series_exists(*, ref: SeriesRef) -> bool:
+    return bool(mongo.database().list_collection_names(filter={"name": ref.collection}))
+
+
+def time_filter(*, field: str, start: datetime | None, end: datetime | None) -> dict:
+    """The half-open window [start, end) on `field`."""
+    bounds = {}
+    if start is not None:
+        bounds["$gte"] = start
+    if end is not None:
+        bounds["$lt"] = end
+    return {field: bounds} if bounds else {}
+
+
+def _find(target: Collection, query: dict, field: str, *, descending: bool, skip: int, limit: int) -> list[dict]:
+    direction = DESCENDING if descending else ASCENDING
+    cursor = target.find(query, projection={"_id": False}, sort=[(field, direction)], skip=skip, limit=limit)
+    return list(cursor)
+
+
+def recent_candles_query(*, ref: SeriesRef, query: dict, end: datetime | None, wanted: int) -> dict:
+    """`query` narrowed to the grid window that holds the newest `wanted` candles of a live collection.
+
+    The window reaches `wanted` intervals (plus a tenth, for a collection a little behind) before `end` or now.
+    """
+    ceiling = min(end, utcnow()) if end else utcnow()
+    slots = wanted + wanted // 10 + 10
+    lower = floor_to_grid(ceiling, ref.interval) - slots * interval_delta(ref.interval)
+    return {**query, "open_time": {**query.get("open_time", {}), "$gte": lower}}
+
+
+def _recent_candles(target: Collection, ref: SeriesRef, query: dict, end: datetime | None, wanted: int) -> list | None:
+    """The newest `wanted` candles read from the grid window just before `end` (or now), if they are all there.
+
+    A live collection holds its newest candles in the last `wanted` intervals, so a range on the unique
+    `open_time` index answers from about `wanted` index entries instead of walking down from the newest one (and
+    engines that do not stop a sorted scan at the limit read no more). Returns None when the window holds fewer
+    (a gap or a stale collection): the caller then runs the open-ended query.
+    """
+    recent = recent_candles_query(ref=ref, query=query, end=end, wanted=wanted)
+    rows = _find(target, recent, "open_time", descending=True, skip=0, limit=wanted)
+    return rows if len(rows) == wanted else None
+
+
+def collection_estimate(*, ref: SeriesRef) -> int:
+    """The collection's row count as the catalog last synced it, or MongoDB's metadata estimate if not catalogued.
+
+    Both are estimates by contract; the catalog's costs one indexed row read whatever the engine (an embedded
+    store may count by scanning).
+    """
+    count = dataset_record_count(dataset_id=ref.collection)
+    return count if count is not None else series_collection(ref=ref).estimated_document_count()
+
+
+def series_page(
+    *,
+    ref: SeriesRef,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    limit: int,
+    offset: int = 0,
+    descending: bool = True,
+    match: dict | None = None,
+) -> SeriesPage | None:
+    """One page of a series, newest first unless `descending` is False; None when the collection does not exist."""
+    field = TIME_FIELDS[ref.data_type]
+    target = series_collection(ref=ref)
+    query = {**(match or {}), **time_filter(field=field, start=start, end=end)}
+    wanted = offset + limit + 1  # one more than the page tells whether a next page exists
+    rows = None
+    if descending and start is None and ref.data_type is DataType.CANDLES:
+        recent = _recent_candles(target, ref, query, end, wanted)
+        rows = recent[offset:] if recent is not None else None
+    if rows is None:
+        rows = _find(target, query, field, descending=descending, skip=offset, limit=limit + 1)
+    if not rows and not series_exists(ref=ref):
+        return None
+    has_next = len(rows) > limit
+    rows = rows[:limit]
+    if not has_next and (rows or offset == 0):
+        return SeriesPage(rows, has_next, offset + len(rows), True)
+    if query:
+        return SeriesPage(rows, has_next, target.count_documents(query), True)
+    return SeriesPage(rows, has_next, collection_estimate(ref=ref), False)
+
+
+def candle_completeness(
+    *, ref: SeriesRef, rows: list[dict], start: datetime | None, end: datetime | None, total: int
+) -> Completeness:
+    """Candles present over candles expected on the interval grid.
+
+    With both `start` and `end` the scope is the requested window [start, end) and `total` is the count in it;
+    otherwise it is the span the returned page covers (its oldest to its newest candle), so a hole inside the
+    page shows as a ratio below 1 without a second query.
+    """
+    interval = ref.interval
+    if start is not None and end is not None:
+        return _ratio("window", start, end, total, grid_count(start, end, interval))
+    if not rows:
+        return Completeness(None, reason="no candles in the requested range")
+    times = [rows[0]["open_time"], rows[-1]["open_time"]]
+    first, last = min(times), max(times)
+    span_end = next_open_time(last, interval)
+    return _ratio("page", first, span_end, len(rows), grid_count(first, span_end, interval))
+
+
+def trade_completeness(*, rows: list[dict], kind: str | None) -> Completeness:
+    """Aggregate-trade ids are contiguous: rows present over ids spanned by the page."""
+    if kind != "aggTrade":
+        return Completeness(None, reason="trade ids are contiguous only within kind=aggTrade; pass kind=aggTrade")
+    if not rows:
+        return Completeness(None, reason="no trades in the requested range")
+    ids = [row["trade_id"] for row in rows]
+    times = [row["trade_time"] for row in rows]
+    return _ratio("page", min(times), max(times), len(rows), max(ids) - min(ids) + 1)
+
+
+def _ratio(scope: str, start: datetime, end: datetime, present: int, expected: int) -> Completeness:
+    if expected <= 0:
+        return Completeness(None, scope, start, end, present, expected, reason="no rows expected in the window")
+    return Completeness(round(present / expected, 6), scope, start, end, present, expected)
+
+
+def series_bounds(*, ref: SeriesRef) -> tuple[datetime | None, datetime | None]:
+    """The first and last time of the series, each one indexed lookup."""
+    field = TIME_FIELDS[ref.data_type]
+    target = series_collection(ref=ref)
+    ends = []
+    for direction in (ASCENDING, DESCENDING):
+        document = target.find_one({}, projection={field: True}, sort=[(field, direction)])
+        ends.append(document[field] if document else None)
+    return ends[0], ends[1]
+
+
+def series_newest(*, ref: SeriesRef, size: int) -> list[dict]:
+    """The newest `size` rows (a sample for schema inference and cadence)."""
+    field = TIME_FIELDS[ref.data_type]
+    return _find(series_collection(ref=ref), {}, field, descending=True, skip=0, limit=size)
+
+
+def nominal_cadence_seconds(interval: str) -> float:
+    return INTERVAL_MS[interval] / 1000
