@@ -14,6 +14,7 @@ from petrosa_dm.tracing import consumed_message_span, tracing_enabled
 from .documents import unique_key
 from .naming import SeriesRef
 from .parsing import InvalidMessage, parse_message
+from .parsing.errors import ParserBug
 from .store import VERSION_FIELD
 
 _key_fields = cache(unique_key)
@@ -51,6 +52,10 @@ def batch_parse(
             parsed = parse_message(payload, ingested_at=ingested_at)
         except InvalidMessage as exc:
             _reject(batch, exc, payload, subject, ingested_at, message_id(index))
+            continue
+        except Exception as exc:  # no input may stop the consumer: whatever the parser missed is dead-lettered
+            bug = ParserBug(f"{type(exc).__name__}: {exc}")
+            _reject(batch, bug, payload, subject, ingested_at, message_id(index))
             continue
         if traced:
             with consumed_message_span(parsed.trace_carrier, destination=subject, events=parsed.events):

@@ -16,6 +16,8 @@ from .errors import ImpossibleTime, MissingField, NonPositivePrice, WrongType
 
 MIN_VALID_MS = to_ms(MIN_VALID)
 MAX_VALID_MS = to_ms(MAX_VALID)
+# BSON integers are 64-bit signed; orjson reads unsigned 64-bit ones too, which the store could never write.
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 
 def required(event: dict, key: str) -> object:
@@ -57,6 +59,8 @@ def integer(event: dict, key: str) -> int:
     value = required(event, key)
     if type(value) is not int:
         raise WrongType(f"field {key!r} must be an integer, got {value!r}")
+    if not INT64_MIN <= value <= INT64_MAX:
+        raise WrongType(f"field {key!r}: {value} does not fit a 64-bit integer")
     return value
 
 

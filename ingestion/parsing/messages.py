@@ -57,8 +57,17 @@ def parse_message(raw: bytes | str, *, ingested_at: datetime) -> ParsedMessage:
         try:
             _add(parsed, event, context)
         except InvalidMessage as exc:
-            parsed.rejected.append(Rejected(error=exc, raw=orjson.dumps(event).decode()))
+            parsed.rejected.append(Rejected(error=exc, raw=_event_text(event, raw)))
     return parsed
+
+
+def _event_text(event: object, message: bytes | str) -> str:
+    """One event of an array as text for its dead letter; the whole message when the event cannot be written
+    back (orjson reads 1024 levels of nesting but writes only 254)."""
+    try:
+        return orjson.dumps(event).decode()
+    except orjson.JSONEncodeError:
+        return message.decode("utf-8", errors="replace") if isinstance(message, bytes) else message
 
 
 def _unwrap(payload: object) -> tuple[list, str | None, datetime | None]:
@@ -104,7 +113,8 @@ def _add(parsed: ParsedMessage, event: object, context: Context) -> None:
     if event_type is None:
         raise NoEvent("no event type 'e'")
     if type(event_type) is not str:
-        raise WrongType(f"event type 'e' must be a string, got {event_type!r}")
+        # The type's name, not the value's repr: a deeply nested value would overflow repr's recursion.
+        raise WrongType(f"event type 'e' must be a string, got {type(event_type).__name__}")
     builder = BUILDERS.get(event_type)
     rows = None if builder is None else _build(builder, event, context)
     if rows:
