@@ -1,8 +1,15 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.template.response import TemplateResponse
+from django.utils.html import format_html
 
-from catalog.admin import ReadOnlyAdmin
+from catalog.admin import ReadOnlyAdmin, can_backfill, job_links
+from catalog.models import Dataset
+from ingestion.naming import parse_collection
 
 from .models import AuditLog, Gap, HealthMetric
+from .repair import gaps_repair
+from .services import gaps_mark_unfillable
 
 
 @admin.register(AuditLog)
@@ -58,3 +65,48 @@ class GapAdmin(admin.ModelAdmin):
         "backfill_job",
     )
     list_select_related = ("dataset", "backfill_job")
+    actions = ("backfill_selected", "mark_unfillable")
+
+    def has_backfill_permission(self, request) -> bool:
+        return can_backfill(request)
+
+    @admin.action(description="Backfill selected gaps", permissions=["backfill"])
+    def backfill_selected(self, request, queryset) -> None:
+        jobs = []
+        for dataset_id in sorted(set(queryset.values_list("dataset_id", flat=True))):
+            dataset = Dataset.objects.get(pk=dataset_id)
+            ref = parse_collection(dataset_id)
+            if ref is None:
+                continue
+            gap_ids = list(queryset.filter(dataset_id=dataset_id).values_list("pk", flat=True))
+            jobs += gaps_repair(
+                dataset=dataset, ref=ref, limit=len(gap_ids), gap_ids=gap_ids, source="admin", requested_by=request.user
+            )
+        if jobs:
+            self.message_user(
+                request, format_html("Started {} backfill job(s): {}", len(jobs), job_links(jobs)), messages.SUCCESS
+            )
+        else:
+            self.message_user(
+                request,
+                "Nothing to start: only open candle or funding gaps without a running job can be backfilled.",
+                messages.WARNING,
+            )
+
+    @admin.action(description="Mark selected gaps unfillable (with a note)", permissions=["change"])
+    def mark_unfillable(self, request, queryset):
+        if "apply" in request.POST:
+            note = request.POST.get("note", "").strip()
+            if note:
+                count = gaps_mark_unfillable(gaps=queryset, note=note, user=request.user)
+                self.message_user(request, f"{count} gap(s) marked unfillable.", messages.SUCCESS)
+                return None
+            self.message_user(request, "A note is required: say why these gaps cannot be filled.", messages.ERROR)
+        context = {
+            **self.admin_site.each_context(request),
+            "gaps": queryset,
+            "opts": self.model._meta,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            "title": "Mark gaps unfillable",
+        }
+        return TemplateResponse(request, "admin/audits/gap/mark_unfillable.html", context)

@@ -21,15 +21,20 @@ from .models import Gap
 ONE_MS = timedelta(milliseconds=1)
 
 
-def repairable_gaps(*, dataset: Dataset, limit: int):
+def repairable_gaps(*, dataset: Dataset, limit: int, gap_ids: list[int] | None = None, max_rows: int | None = None):
+    """Time gaps with no active job that the exchange has not confirmed empty; `max_rows` bounds their size."""
     waiting = Q(backfill_job__isnull=True) | ~Q(backfill_job__status__in=BackfillJob.ACTIVE_STATUSES)
-    return (
+    gaps = (
         Gap.objects.select_for_update()
         .filter(dataset=dataset, kind=Gap.Kind.TIME, status__in=(Gap.Status.OPEN, Gap.Status.BACKFILLING))
-        .filter(waiting, missing_count__gt=0, missing_count__lte=settings.AUDIT_REPAIR_MAX_GAP_ROWS)
+        .filter(waiting, missing_count__gt=0)
         .exclude(reason=Gap.Reason.EXCHANGE_NO_DATA)
-        .order_by("start", "pk")[:limit]
     )
+    if gap_ids is not None:
+        gaps = gaps.filter(pk__in=gap_ids)
+    if max_rows is not None:
+        gaps = gaps.filter(missing_count__lte=max_rows)
+    return gaps.order_by("start", "pk")[:limit]
 
 
 def _job_end(gap: Gap, ref: SeriesRef):
@@ -39,23 +44,35 @@ def _job_end(gap: Gap, ref: SeriesRef):
     return gap.end + timedelta(seconds=settings.AUDIT_FUNDING_TOLERANCE_SECONDS)
 
 
-def gaps_repair(*, dataset: Dataset, ref: SeriesRef, limit: int) -> int:
-    """Create a backfill job per repairable gap (at most `limit`); returns how many jobs were created."""
+def gaps_repair(
+    *,
+    dataset: Dataset,
+    ref: SeriesRef,
+    limit: int,
+    gap_ids: list[int] | None = None,
+    source: str = "auditor",
+    requested_by=None,
+) -> list[BackfillJob]:
+    """Create a backfill job per repairable gap (at most `limit`) and return the jobs.
+
+    The auditor's automatic repair is bounded in gap size; an operator (source admin) may repair any size."""
     from backfills.services import backfill_job_create  # the backfills app imports audits models in turn
 
-    if limit <= 0:
-        return 0
-    created = 0
+    if limit <= 0 or ref.data_type not in (DataType.CANDLES, DataType.FUNDING_RATES):
+        return []
+    max_rows = settings.AUDIT_REPAIR_MAX_GAP_ROWS if source == "auditor" else None
+    jobs = []
     with transaction.atomic():
-        for gap in repairable_gaps(dataset=dataset, limit=limit):
-            backfill_job_create(
+        for gap in repairable_gaps(dataset=dataset, limit=limit, gap_ids=gap_ids, max_rows=max_rows):
+            job = backfill_job_create(
                 symbol=ref.symbol,
                 data_type=ref.data_type.value,
                 timeframe=ref.interval or "",
                 start=gap.start,
                 end=_job_end(gap, ref),
-                source="auditor",
+                source=source,
+                requested_by=requested_by,
                 gaps=[gap],
             )
-            created += 1
-    return created
+            jobs.append(job)
+    return jobs

@@ -355,7 +355,7 @@ def dataset_audit(
     jobs = 0
     if settings.AUDIT_REPAIR_ENABLED and run.ref.data_type in (DataType.CANDLES, DataType.FUNDING_RATES):
         budget = repair_budget if repair_budget is not None else [settings.AUDIT_REPAIR_MAX_JOBS]
-        jobs = gaps_repair(dataset=dataset, ref=run.ref, limit=budget[0])
+        jobs = len(gaps_repair(dataset=dataset, ref=run.ref, limit=budget[0]))
         budget[0] -= jobs
     outcome = AuditOutcome(
         dataset_id=dataset.dataset_id,
@@ -399,3 +399,11 @@ def datasets_audit_all(
         if progress:
             progress(dataset)
     return outcomes
+
+
+def gaps_mark_unfillable(*, gaps, note: str, user=None) -> int:
+    """An operator's verdict: these gaps cannot be filled (e.g. a known outage); the auditor stops repairing them."""
+    signature = f"{note.strip()} (marked by {user.get_username()})" if user else note.strip()
+    return gaps.exclude(status=Gap.Status.FILLED).update(
+        status=Gap.Status.UNFILLABLE, reason=Gap.Reason.MANUAL, note=signature, last_checked=utcnow()
+    )

@@ -2,7 +2,9 @@ from django import forms
 from django.contrib import admin, messages
 from django.utils.html import format_html
 
-from . import services
+from petrosa_dm.timeutils import utcnow
+
+from . import selectors, services
 from .models import BackfillJob
 
 REQUEST_FIELDS = ("symbol", "data_type", "timeframe", "start", "end", "priority")
@@ -25,6 +27,12 @@ class BackfillJobAddForm(forms.ModelForm):
         return cleaned
 
 
+def _duration(seconds: float) -> str:
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h {minutes:02d}m {secs:02d}s" if hours else f"{minutes}m {secs:02d}s"
+
+
 @admin.register(BackfillJob)
 class BackfillJobAdmin(admin.ModelAdmin):
     list_display = (
@@ -36,9 +44,12 @@ class BackfillJobAdmin(admin.ModelAdmin):
         "end",
         "status",
         "progress_bar",
+        "elapsed",
+        "remaining",
         "rows_inserted",
         "rows_duplicate",
         "weight_used",
+        "short_error",
         "source",
         "created_at",
     )
@@ -75,6 +86,20 @@ class BackfillJobAdmin(admin.ModelAdmin):
     def progress_bar(self, job: BackfillJob) -> str:
         percent = round(job.progress * 100, 1)
         return format_html('<progress value="{}" max="100"></progress> {}%', percent, percent)
+
+    @admin.display(description="elapsed")
+    def elapsed(self, job: BackfillJob) -> str:
+        seconds = selectors.backfill_job_elapsed_seconds(job=job, now=utcnow())
+        return "" if seconds is None else _duration(seconds)
+
+    @admin.display(description="remaining (est.)")
+    def remaining(self, job: BackfillJob) -> str:
+        seconds = selectors.backfill_job_remaining_seconds(job=job, now=utcnow())
+        return "" if seconds is None else _duration(seconds)
+
+    @admin.display(description="error")
+    def short_error(self, job: BackfillJob) -> str:
+        return job.error[:80]
 
     @admin.action(description="Cancel selected jobs", permissions=["change"])
     def cancel_jobs(self, request, queryset) -> None:

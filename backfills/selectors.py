@@ -38,3 +38,17 @@ def series_rows_in_range(*, ref: SeriesRef, field: str, start: datetime, end: da
 def trades_in_id_range(*, ref: SeriesRef, first_id: int, last_id: int) -> int:
     query = {"kind": "aggTrade", "trade_id": {"$gte": first_id, "$lte": last_id}}
     return store.collection(ref).count_documents(query)
+
+
+def backfill_job_elapsed_seconds(*, job: BackfillJob, now: datetime) -> float | None:
+    if job.started_at is None:
+        return None
+    return ((job.finished_at or now) - job.started_at).total_seconds()
+
+
+def backfill_job_remaining_seconds(*, job: BackfillJob, now: datetime) -> float | None:
+    """Estimated from the pace so far: elapsed x (1 - progress) / progress, for running jobs only."""
+    elapsed = backfill_job_elapsed_seconds(job=job, now=now)
+    if job.status != BackfillJob.Status.RUNNING or not elapsed or job.progress <= 0:
+        return None
+    return elapsed * (1 - job.progress) / job.progress
