@@ -6,7 +6,8 @@ pymongo (`ingestion.store`), because instantiating a document per message costs 
 pipeline; `ensure_indexes` turns each class's meta into the collection's indexes.
 
 Conventions for every row: times are UTC datetimes, prices and quantities are Decimal128 built from the exchange's
-string (so `str()` gives back the exchange's exact text), `source` is `stream` or `rest`, `ingested_at` is when we
+string, digits and exponent kept (`ingestion.api.rows.decimal_text` gives back the exchange's exact text; plain
+`str()` writes very small values as `0E-8`), `source` is `stream` or `rest`, `ingested_at` is when we
 wrote it. Order-book levels stay as the exchange's `[price, quantity]` string pairs.
 """
 

@@ -23,10 +23,11 @@ _EXPONENT_BIAS = 6176
 
 
 def decimal_text(value: object) -> str | None:
-    """`str(Decimal128)` without its Decimal round trip (about 6x faster), identical output.
+    """The exchange's text of a stored decimal: plain notation with its stored exponent ("0.00000000", not the
+    `0E-8` that `str(Decimal128)` gives), without a Decimal round trip (about 6x faster than `str()`).
 
-    Finite values in the common BID layout with a plain-notation string are formatted here; everything else (NaN,
-    infinities, positive exponents, very small numbers in scientific notation) goes through `str()`.
+    Binance sends plain decimal strings, so a stored exponent is never positive; NaN, infinities and positive
+    exponents (written by other tools) go through `str()`.
     """
     if not isinstance(value, Decimal128):
         return None if value is None else str(value)
@@ -38,7 +39,7 @@ def decimal_text(value: object) -> str | None:
     sign = "-" if bits >> 127 else ""
     if exponent == 0:
         return sign + digits
-    if exponent > 0 or len(digits) + exponent - 1 < -6:
+    if exponent > 0:
         return str(value)
     point = len(digits) + exponent
     if point > 0:
