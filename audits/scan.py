@@ -288,6 +288,11 @@ def scan_trades(
         detector.feed(row["trade_id"], row["trade_time"], row.get("first_trade_id"), row.get("last_trade_id"))
         _count_row(result, sink, row, "trade_time", watermark, trade_problems(row), f"trade:{row['trade_id']}")
         result.notes["last_id"] = row["trade_id"]
+    return _close_sequence(result, detector, sink, id_range, low)
+
+
+def _close_sequence(result: ScanResult, detector, sink, id_range, low: int | None) -> ScanResult:
+    """Collect a sequence scan's gaps and findings, and the id span it covered."""
     result.gaps = detector.finish()
     sink.extend(detector.findings)
     result.findings = sink.kept
@@ -354,12 +359,7 @@ def scan_depth(
         result.notes["last_id"] = row["final_update_id"]
         if id_range and row["final_update_id"] > id_range[1]:
             break  # the update after the known gap closes the chain
-    result.gaps = detector.finish()
-    sink.extend(detector.findings)
-    result.findings = sink.kept
-    high = id_range[1] if id_range else result.notes.get("last_id")
-    result.coverage = Coverage("sequence", low, high) if low is not None and high is not None else None
-    return result
+    return _close_sequence(result, detector, sink, id_range, low)
 
 
 def _connect_depth(collection: Collection, kind: str, first_id: int, detector: DepthSequence) -> int:

@@ -50,6 +50,22 @@ def collector():
     server.shutdown()
 
 
+@pytest.fixture
+def exporter(monkeypatch):
+    """Tracing on, with spans kept in memory instead of sent to a collector."""
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:9")
+    monkeypatch.setattr(trace, "get_tracer", provider.get_tracer)
+    return exporter
+
+
 def test_tracing_is_off_without_an_endpoint(monkeypatch):
     monkeypatch.delenv("OTEL_EXPORTER_OTLP_ENDPOINT", raising=False)
     assert not tracing_enabled()
@@ -94,17 +110,7 @@ def test_web_requests_are_exported_to_the_collector(collector, tmp_path):
     assert any("health/liveness" in name for name in names), names
 
 
-def test_a_consumed_message_continues_the_publishers_trace(monkeypatch):
-    from opentelemetry import trace
-    from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:9")
-    monkeypatch.setattr(trace, "get_tracer", provider.get_tracer)
+def test_a_consumed_message_continues_the_publishers_trace(exporter):
     trace_id, parent_id = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
     envelope = {"_otel_trace_headers": {"traceparent": f"00-{trace_id}-{parent_id}-01"}, "data": {}}
     with consumed_message_span(trace_carrier(envelope), destination="binance.futures.websocket.data"):
@@ -115,21 +121,12 @@ def test_a_consumed_message_continues_the_publishers_trace(monkeypatch):
     assert span.attributes["messaging.destination"] == "binance.futures.websocket.data"
 
 
-def test_the_consumer_batch_traces_each_message_under_its_publishers_trace(monkeypatch):
+def test_the_consumer_batch_traces_each_message_under_its_publishers_trace(exporter):
     import orjson
-    from opentelemetry import trace
-    from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
     from ingestion.batches import batch_parse
     from petrosa_dm.timeutils import utcnow
 
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:9")
-    monkeypatch.setattr(trace, "get_tracer", provider.get_tracer)
     trace_id = "0af7651916cd43dd8448eb211c80319c"
     event = {
         "e": "markPriceUpdate",
