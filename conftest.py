@@ -82,3 +82,21 @@ def redis_url() -> str:
     except Exception as exc:
         _unavailable(f"Redis at {url} ({exc})")
     return url
+
+
+@pytest.fixture
+def wsgi_keeps_test_connection():
+    """Requests sent straight to the WSGI app (schemathesis) must not close the test's database connection.
+
+    Django closes connections at request end (`close_old_connections`), which inside a test's transaction means
+    closing that transaction: a no-op on in-memory SQLite, "server has gone away" on MySQL. Django's own test client
+    disconnects the handler for the same reason; this does it for other WSGI callers.
+    """
+    from django.core.signals import request_finished, request_started
+    from django.db import close_old_connections
+
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)

@@ -22,7 +22,7 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def stored_data(mongo_db):
+def stored_data(mongo_db, wsgi_keeps_test_connection):
     write_candles(grid(T0, 30))
     store.write_rows(series("trades", "BTCUSDT"), [trade_row(i) for i in range(1, 30)])
     store.write_rows(series("depth", "BTCUSDT"), [depth_row(10 * i, prev=10 * i - 10) for i in range(1, 6)])

@@ -29,7 +29,7 @@ STATUSES: Counter = Counter()
 
 
 @pytest.fixture(autouse=True)
-def stored_data(db, mongo_db):
+def stored_data(db, mongo_db, wsgi_keeps_test_connection):
     """Every kind of series the data API serves, the catalog synced from them, and a finished backfill job."""
     write_candles(grid(T0, 300))
     write_rows(series("trades", "BTCUSDT"), [trade_row(i) for i in range(1, 60)])
