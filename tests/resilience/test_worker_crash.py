@@ -118,7 +118,7 @@ def test_a_worker_killed_mid_backfill_is_resumed_by_a_new_worker_without_duplica
     beat.send_task("backfills.tasks.resume_stale_jobs")
     finished = wait_for(
         lambda: (row := job_row(process_database, job_id))["status"] not in ("pending", "running") and row,
-        timeout=90,
+        timeout=240,  # the embedded store writes a few hundred upserts/s on a loaded 2-core machine
         what="the resumed job to finish",
     )
     beat.close()
