@@ -35,6 +35,7 @@ import django  # noqa: E402
 django.setup()
 
 from django.core.management import call_command  # noqa: E402
+from figures import record  # noqa: E402  (bench/ is on sys.path)
 from pymongo import InsertOne  # noqa: E402
 
 from ingestion import store  # noqa: E402
@@ -190,6 +191,7 @@ async def main(arguments: argparse.Namespace) -> None:
     await delete_stream(options)
     print(f"publish (core NATS, one process):               {publish_rate:9,.0f} msg/s")
     print(f"pipeline, null sink ({pipeline_count:,} msgs):           {rate:9,.0f} msg/s   (target >= 50,000)")
+    record("ingest: pipeline with a null sink", rate, 50_000, "msg/s")
 
     drop_series(database)
     options = bench_options(arguments.batch_size, arguments.linger_ms)
@@ -199,6 +201,8 @@ async def main(arguments: argparse.Namespace) -> None:
     stored = sum(database[name].estimated_document_count() for name in database.list_collection_names())
     print(f"end-to-end into the store ({arguments.limit:,} msgs):      {rate:9,.0f} msg/s   (target >= 5,000)")
     print(f"  rows stored: {stored:,}")
+    record("ingest: end-to-end into the store", rate, 5_000, "msg/s")
+    record("ingest: (context) the store's own write path, same run", indexed, 5_000, "docs/s")
 
     drop_series(database)
     options = bench_options(arguments.batch_size, arguments.linger_ms)
@@ -210,6 +214,7 @@ async def main(arguments: argparse.Namespace) -> None:
         f"p50 {percentile(lags, 0.5) * 1000:.0f} ms, p99 {percentile(lags, 0.99) * 1000:.0f} ms"
         "   (target p99 <= 200 ms)"
     )
+    record("ingest: p99 publish-to-stored at 1,000 msg/s", percentile(lags, 0.99) * 1000, 200, "ms", better="lower")
 
 
 if __name__ == "__main__":
