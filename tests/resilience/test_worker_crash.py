@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from celery import Celery
+from kombu import Connection
 
 from backfills.testing.binance_server import BinanceTestServer
 
@@ -114,8 +115,11 @@ def test_a_worker_killed_mid_backfill_is_resumed_by_a_new_worker_without_duplica
     workers()
     heartbeat = datetime.fromisoformat(killed["heartbeat_at"]).replace(tzinfo=UTC)
     time.sleep(max(0.0, (heartbeat + timedelta(seconds=STALE_SECONDS + 0.5) - datetime.now(UTC)).total_seconds()))
-    beat = Celery("resilience", broker=own_redis.url)
-    beat.send_task("backfills.tasks.resume_stale_jobs")
+    # Celery prefers a CELERY_BROKER_URL from the environment (CI sets one) to an app's broker: send on an
+    # explicit connection to this test's own broker, where the workers listen.
+    beat = Celery("resilience")
+    with Connection(own_redis.url) as connection:
+        beat.send_task("backfills.tasks.resume_stale_jobs", connection=connection)
     finished = wait_for(
         lambda: (row := job_row(process_database, job_id))["status"] not in ("pending", "running") and row,
         timeout=240,  # the embedded store writes a few hundred upserts/s on a loaded 2-core machine
