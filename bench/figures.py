@@ -8,13 +8,24 @@ import json
 import os
 
 
+def number(value: float) -> str:
+    """Readable at a glance: thousands separated, small ratios with enough digits."""
+    if value == float("inf"):
+        return "inf"
+    if abs(value) >= 100:
+        return f"{value:,.0f}"
+    return f"{value:,.2f}" if abs(value) >= 1 else f"{value:.3g}"
+
+
 def record(figure: str, measured: float, target: float, unit: str, *, better: str = "higher") -> None:
     if better not in ("higher", "lower"):
         raise ValueError("better must be 'higher' or 'lower'")
     ratio = measured / target if better == "higher" else target / measured if measured else float("inf")
     sign = ">=" if better == "higher" else "<="
     verdict = "met" if ratio >= 1 else "MISSED"
-    print(f"{figure}: {measured:,.4g} {unit} (target {sign} {target:,.4g} {unit}, ratio {ratio:.2f}, {verdict})")
+    print(
+        f"{figure}: {number(measured)} {unit} (target {sign} {number(target)} {unit}, ratio {number(ratio)}, {verdict})"
+    )
     path = os.environ.get("BENCH_FIGURES_FILE")
     if path:
         entry = {"figure": figure, "measured": measured, "target": target, "unit": unit, "better": better}

@@ -13,6 +13,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from figures import number  # bench/ is on sys.path when a bench script runs
+
 BENCH = Path(__file__).resolve().parent
 SCRIPTS = ("ingest.py", "api.py", "audit.py", "backfill.py", "analytics.py")
 
@@ -42,9 +44,9 @@ def table(figures: list[dict]) -> str:
         rows.append(
             (
                 entry["figure"],
-                f"{entry['measured']:,.4g} {entry['unit']}",
-                f"{sign} {entry['target']:,.4g} {entry['unit']}",
-                f"{entry['ratio']:.2f}" + ("" if entry["ratio"] >= 1 else " (missed)"),
+                f"{number(entry['measured'])} {entry['unit']}",
+                f"{sign} {number(entry['target'])} {entry['unit']}",
+                number(entry["ratio"]) + ("" if entry["ratio"] >= 1 else " (missed)"),
             )
         )
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
