@@ -5,6 +5,8 @@ A test that needs a service that is not reachable is skipped with the reason, un
 """
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -24,6 +26,21 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"recorded Binance data not found at {SHARED_DATA} (../shared/data beside the checkout)")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def subprocess_database(tmp_path_factory) -> str:
+    """A migrated SQLite file for processes the tests start (consumers, workers, commands): the test's own
+    database may be in memory, out of their reach."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('subprocess-db') / 'db.sqlite3'}"
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput", "-v0"],
+        cwd=Path(__file__).resolve().parent,
+        env=os.environ | {"DATABASE_URL": url},
+        check=True,
+        timeout=180,
+    )
+    return url
 
 
 @pytest.fixture(scope="session")

@@ -40,20 +40,6 @@ async def _delete_stream(url: str, stream: str) -> None:
         await nc.close()
 
 
-@pytest.fixture(scope="session")
-def subprocess_database(tmp_path_factory) -> str:
-    """A migrated SQLite database for consumers run as subprocesses (they cannot see the test database)."""
-    url = f"sqlite:///{tmp_path_factory.mktemp('consumer-db') / 'db.sqlite3'}"
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput", "-v0"],
-        cwd=PROJECT,
-        env=os.environ | {"DATABASE_URL": url},
-        check=True,
-        timeout=120,
-    )
-    return url
-
-
 @pytest.fixture
 def consumer_process(jetstream, subprocess_database, tmp_path):
     """Start `manage.py consume` subprocesses against this test's services; all are killed afterwards."""

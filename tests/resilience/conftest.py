@@ -85,20 +85,6 @@ def own_redis():
         service.stop()
 
 
-@pytest.fixture(scope="session")
-def process_database(tmp_path_factory) -> str:
-    """A migrated SQLite file for subprocesses (the test's own database may be in memory, out of their reach)."""
-    url = f"sqlite:///{tmp_path_factory.mktemp('resilience-db') / 'db.sqlite3'}"
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput", "-v0"],
-        cwd=PROJECT,
-        env=os.environ | {"DATABASE_URL": url},
-        check=True,
-        timeout=180,
-    )
-    return url
-
-
 def bind(options: ConsumerOptions) -> None:
     """Create the stream and the durable before anything is published, as a deployed consumer would have."""
 
@@ -130,7 +116,7 @@ def jetstream_state(options: ConsumerOptions) -> tuple[int, int, int]:
 
 
 @pytest.fixture
-def pipeline(own_mongo, own_nats, process_database, tmp_path):
+def pipeline(own_mongo, own_nats, subprocess_database, tmp_path):
     """The consumer's wiring over the test's own servers: a unique subject, stream and durable, and
     `pipeline.consumer(**env)` to start `manage.py consume` subprocesses (all killed afterwards)."""
     name = uuid.uuid4().hex[:10]
@@ -145,7 +131,7 @@ def pipeline(own_mongo, own_nats, process_database, tmp_path):
 
     def environment(**extra: str) -> dict:
         return os.environ | {
-            "DATABASE_URL": process_database,
+            "DATABASE_URL": subprocess_database,
             "MONGODB_URL": own_mongo.url,
             "MONGODB_TIMEOUT_MS": "500",
             "NATS_URL": options.nats_url,

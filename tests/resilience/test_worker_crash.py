@@ -40,9 +40,9 @@ def binance():
 
 
 @pytest.fixture
-def worker_env(own_redis, own_mongo, process_database, binance) -> dict:
+def worker_env(own_redis, own_mongo, subprocess_database, binance) -> dict:
     return os.environ | {
-        "DATABASE_URL": process_database,
+        "DATABASE_URL": subprocess_database,
         "MONGODB_URL": own_mongo.url,
         "CELERY_BROKER_URL": own_redis.url,
         "BINANCE_FUTURES_BASE_URL": binance.url,
@@ -91,7 +91,7 @@ def wait_for(check, *, timeout: float, what: str):
 
 
 def test_a_worker_killed_mid_backfill_is_resumed_by_a_new_worker_without_duplicates(
-    workers, worker_env, own_mongo, own_redis, process_database, binance
+    workers, worker_env, own_mongo, own_redis, subprocess_database, binance
 ):
     first = workers()
     created = subprocess.run(
@@ -102,10 +102,10 @@ def test_a_worker_killed_mid_backfill_is_resumed_by_a_new_worker_without_duplica
     assert created.returncode == 0, created.stderr
     job_id = int(created.stdout.split("#", 1)[1].split(":", 1)[0])
 
-    wait_for(lambda: job_row(process_database, job_id)["requests_made"] >= 3, timeout=60, what="three saved pages")
+    wait_for(lambda: job_row(subprocess_database, job_id)["requests_made"] >= 3, timeout=60, what="three saved pages")
     os.killpg(first.pid, signal.SIGKILL)
     first.wait(timeout=10)
-    killed = job_row(process_database, job_id)
+    killed = job_row(subprocess_database, job_id)
     assert killed["status"] == "running", killed
     cursor = datetime.fromisoformat(killed["cursor"]).replace(tzinfo=UTC)
     assert START < cursor < END, killed
@@ -121,7 +121,7 @@ def test_a_worker_killed_mid_backfill_is_resumed_by_a_new_worker_without_duplica
     with Connection(own_redis.url) as connection:
         beat.send_task("backfills.tasks.resume_stale_jobs", connection=connection)
     finished = wait_for(
-        lambda: (row := job_row(process_database, job_id))["status"] not in ("pending", "running") and row,
+        lambda: (row := job_row(subprocess_database, job_id))["status"] not in ("pending", "running") and row,
         timeout=240,  # the embedded store writes a few hundred upserts/s on a loaded 2-core machine
         what="the resumed job to finish",
     )
