@@ -178,15 +178,9 @@ def scan_candles(
         low = low or floor_to_grid(open_time, interval)
         gaps.feed(open_time)
         anomalies.feed(open_time, row.get("close"))
-        problems = candle_problems(row, interval)
-        new = _is_new(open_time, watermark)
-        result.rows_read += 1
-        result.rows_new += new
-        result.newest = open_time
-        if problems:
-            result.invalid_rows += 1
-            result.invalid_new += new
-            sink.add(_invalid(f"candle:{open_time.isoformat()}", open_time, problems))
+        _count_row(
+            result, sink, row, "open_time", watermark, candle_problems(row, interval), f"candle:{open_time.isoformat()}"
+        )
     result.gaps = gaps.finish(last_expected)
     sink.extend(anomalies.findings)
     result.anomalies = anomalies.count
@@ -240,14 +234,7 @@ def scan_funding(
         low = low or funding_time
         gaps.feed(funding_time)
         problems = funding_problems(row, tolerance)
-        new = _is_new(funding_time, watermark)
-        result.rows_read += 1
-        result.rows_new += new
-        result.newest = funding_time
-        if problems:
-            result.invalid_rows += 1
-            result.invalid_new += new
-            sink.add(_invalid(f"funding:{funding_time.isoformat()}", funding_time, problems))
+        _count_row(result, sink, row, "funding_time", watermark, problems, f"funding:{funding_time.isoformat()}")
     result.gaps = gaps.finish(last_expected)
     result.findings = sink.kept
     high = last_expected or result.newest
