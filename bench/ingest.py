@@ -40,7 +40,7 @@ from pymongo import InsertOne  # noqa: E402
 
 from ingestion import store  # noqa: E402
 from ingestion.batches import Batch, batch_parse  # noqa: E402
-from ingestion.consumer import Consumer, ConsumerOptions, ensure_durable, ensure_stream  # noqa: E402
+from ingestion.consumer import Consumer, ConsumerOptions, ensure_durable, ensure_stream, tune_gc  # noqa: E402
 from ingestion.store import WriteResult  # noqa: E402
 from petrosa_dm import mongo  # noqa: E402
 from petrosa_dm.timeutils import utcnow  # noqa: E402
@@ -225,4 +225,5 @@ if __name__ == "__main__":
     parser.add_argument("--linger-ms", type=float, default=20)
     args = parser.parse_args()
     call_command("migrate", verbosity=0)
+    tune_gc()  # as `manage.py consume` does
     asyncio.run(main(args))

@@ -13,6 +13,7 @@
 """
 
 import asyncio
+import gc
 import logging
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -73,6 +74,17 @@ class ConsumerOptions:
         }
         values.update({key: value for key, value in overrides.items() if value is not None})
         return cls(**values)
+
+
+def tune_gc() -> None:
+    """Make the cyclic garbage collector cheap for a consumer process; call once, after start-up.
+
+    Each message allocates a handful of dicts and lists that die with their batch and hold no reference cycles, so
+    the default thresholds run a collection every 700 allocations, and each one walked the whole start-up heap
+    (Django, its apps, the libraries): about a fifth of the consumer's time. Freezing moves that heap out of the
+    collector's view, and the higher first threshold lets batches come and go between collections."""
+    gc.freeze()
+    gc.set_threshold(20_000, 20, 20)
 
 
 # What a sink does with a parsed batch: write it (raising if the store fails) and say what was written.

@@ -16,6 +16,10 @@ SYMBOL_PATTERN = re.compile(r"^[A-Z0-9]{2,24}(?:_[0-9]{6})?$")
 
 
 class DataType(StrEnum):
+    # Enum hashes its member name in Python code; the ingest path hashes a data type for every row, and str's own
+    # hash (of the value) is both faster and consistent with a member being equal to its value.
+    __hash__ = str.__hash__
+
     TRADES = "trades"
     CANDLES = "candles"
     DEPTH = "depth"
@@ -52,6 +56,13 @@ class SeriesRef:
     symbol: str
     interval: str | None = None
     metric: str | None = None
+
+    def __post_init__(self):
+        # Every stored row is grouped by its series: hash once, not per row.
+        object.__setattr__(self, "_hash", hash((self.data_type, self.symbol, self.interval, self.metric)))
+
+    def __hash__(self) -> int:
+        return self._hash
 
     @property
     def collection(self) -> str:

@@ -5,9 +5,13 @@ per message). Binance sends plain decimal text (`-?digits[.digits]`), whose IEEE
 the digits as an integer coefficient and minus the number of fraction digits as the exponent; this module builds
 that encoding directly and hands anything else (exponents, signs, odd forms) to bson's exact path. Either way the
 stored value keeps the exchange's digits and exponent, so nothing is rounded.
+
+Conversions are cached: a market's prices and quantities repeat all the time (the best bid moves a few ticks, lot
+sizes are few), so most strings of a batch were converted moments ago. Decimal128 is immutable, so rows may share one.
 """
 
 from decimal import Decimal, DecimalException
+from functools import lru_cache
 
 from bson.decimal128 import Decimal128
 
@@ -17,6 +21,7 @@ _LOW_MASK = 0xFFFFFFFFFFFFFFFF
 _MAX_DIGITS = 34
 
 
+@lru_cache(maxsize=1 << 16)
 def to_decimal128(text: str) -> tuple[Decimal128, bool]:
     """The Decimal128 of a decimal string and whether it is > 0; ValueError for text that is not a finite number."""
     negative = text.startswith("-")

@@ -6,6 +6,7 @@ decimals, empty) fields: the exchange adds and drops optional fields over time.
 """
 
 from datetime import datetime
+from functools import lru_cache
 
 from bson.decimal128 import Decimal128
 
@@ -73,7 +74,11 @@ def time(event: dict, key: str) -> datetime:
     ms = integer(event, key)
     if not MIN_VALID_MS <= ms < MAX_VALID_MS:
         raise ImpossibleTime(f"field {key!r}: {ms} ms is outside {MIN_VALID.year}-{MAX_VALID.year}")
-    return from_ms(ms)
+    return _moment(ms)
+
+
+# An event's times repeat within a message (E and T) and across a burst of messages of the same millisecond.
+_moment = lru_cache(maxsize=1 << 14)(from_ms)
 
 
 def optional_time(event: dict, key: str) -> datetime | None:

@@ -116,17 +116,16 @@ def _add(parsed: ParsedMessage, event: object, context: Context) -> None:
         # The type's name, not the value's repr: a deeply nested value would overflow repr's recursion.
         raise WrongType(f"event type 'e' must be a string, got {type(event_type).__name__}")
     builder = BUILDERS.get(event_type)
-    rows = None if builder is None else _build(builder, event, context)
-    if rows:
-        parsed.rows.extend(rows)
-    else:
+    if builder is None:
         parsed.ignored += 1
-
-
-def _build(builder, event: dict, context: Context) -> Rows:
+        return
     try:
-        return builder(event, context)
+        rows = builder(event, context)
     except InvalidMessage:
         raise
     except Exception as exc:  # a parser bug must not stop the consumer: the message is dead-lettered instead
         raise ParserBug(f"{type(exc).__name__}: {exc}") from exc
+    if rows:
+        parsed.rows.extend(rows)
+    else:
+        parsed.ignored += 1

@@ -7,7 +7,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 from prometheus_client import start_http_server
 
-from ingestion.consumer import Consumer, ConsumerOptions
+from ingestion.consumer import Consumer, ConsumerOptions, tune_gc
 from petrosa_dm.tracing import setup_tracing
 
 
@@ -32,6 +32,7 @@ class Command(BaseCommand):
             f"consuming {consumer_options.subject} from {consumer_options.nats_url} "
             f"(durable {consumer_options.durable}, metrics on :{metrics_port or 'off'})"
         )
+        tune_gc()
         asyncio.run(self._run(consumer_options))
         self.stdout.write("consumer stopped")
 
