@@ -264,7 +264,9 @@ ANALYTICS_DEPTH_BAND_BPS = env.float("ANALYTICS_DEPTH_BAND_BPS", default=10.0)
 # A partial batch is written this long after its first message arrived (bounds latency on a quiet stream).
 CONSUMER_LINGER_MS = env.int("CONSUMER_LINGER_MS", default=20)
 # Collections of one batch written in parallel.
-CONSUMER_WRITE_CONCURRENCY = env.int("CONSUMER_WRITE_CONCURRENCY", default=4)
+# 1 suits the embedded store: its writers contend, and two parallel bulk writes take twice as long as one after the
+# other. MongoDB takes parallel writes to different collections well; raise it there.
+CONSUMER_WRITE_CONCURRENCY = env.int("CONSUMER_WRITE_CONCURRENCY", default=1)
 # On SIGTERM with the store down, how long to keep retrying the batch in hand before leaving it for redelivery.
 CONSUMER_SHUTDOWN_GRACE_SECONDS = env.float("CONSUMER_SHUTDOWN_GRACE_SECONDS", default=20.0)
 NATS_ACK_WAIT_SECONDS = env.float("NATS_ACK_WAIT_SECONDS", default=30.0)
