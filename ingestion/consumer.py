@@ -138,7 +138,8 @@ class Consumer:
         self._stopping = asyncio.Event()
         self._stop_requested_at: float | None = None
         self._closing = False
-        self._in_hand: list[list[Msg]] = []
+        # Batches fetched and not yet acked, by identity (list.remove would compare the messages one by one).
+        self._in_hand: dict[int, list[Msg]] = {}
         self._queue: asyncio.Queue[tuple[list[Msg], Batch, float] | None] = asyncio.Queue()
         # Batches in hand: one being written, one fetched and parsed meanwhile. Fetching waits for a free slot, so
         # while the store is slow messages gather in JetStream and the next fetch takes a full batch: big writes
@@ -191,6 +192,9 @@ class Consumer:
                 self.options.nats_url,
                 max_reconnect_attempts=-1,
                 reconnect_time_wait=2,
+                # We publish only acks and pull requests, to subjects the server gave us or the API's own: checking
+                # every ack's subject again is a few percent of the consumer's time.
+                skip_subject_validation=True,
                 connect_timeout=5,
                 disconnected_cb=self._on_disconnected,
                 reconnected_cb=self._on_reconnected,
@@ -249,7 +253,7 @@ class Consumer:
     async def _hand_over(self, msgs: list[Msg]) -> None:
         """Parse a batch and queue it for the writer (the caller holds a slot for it)."""
         started = perf_counter()
-        self._in_hand.append(msgs)
+        self._in_hand[id(msgs)] = msgs
         metrics.messages_received.inc(len(msgs))
         metrics.batch_size.observe(len(msgs))
         batch = batch_parse(
@@ -265,7 +269,7 @@ class Consumer:
             if await self._write(msgs, batch):
                 await self._ack(msgs)
                 self._account(batch, started)
-            self._in_hand.remove(msgs)
+            del self._in_hand[id(msgs)]
             self._slots.release()
 
     async def _write(self, msgs: list[Msg], batch: Batch) -> bool:
@@ -299,7 +303,7 @@ class Consumer:
             retry_state.upcoming_sleep,
             retry_state.outcome.exception() if retry_state.outcome else "",
         )
-        for msgs in self._in_hand:
+        for msgs in list(self._in_hand.values()):
             for msg in msgs:
                 try:
                     await msg.in_progress()
