@@ -21,9 +21,18 @@ _LOW_MASK = 0xFFFFFFFFFFFFFFFF
 _MAX_DIGITS = 34
 
 
-@lru_cache(maxsize=1 << 16)
+# Only strings as long as an exchange's decimals are cached: hostile input must not fill the cache with megabytes.
+_CACHED_LENGTH = 40
+
+
 def to_decimal128(text: str) -> tuple[Decimal128, bool]:
     """The Decimal128 of a decimal string and whether it is > 0; ValueError for text that is not a finite number."""
+    if len(text) <= _CACHED_LENGTH:
+        return _cached(text)
+    return _convert(text)
+
+
+def _convert(text: str) -> tuple[Decimal128, bool]:
     negative = text.startswith("-")
     whole, _dot, fraction = (text[1:] if negative else text).partition(".")
     digits = whole + fraction
@@ -34,6 +43,9 @@ def to_decimal128(text: str) -> tuple[Decimal128, bool]:
             high |= _SIGN
         return Decimal128((high, coefficient & _LOW_MASK)), coefficient > 0 and not negative
     return _slow(text)
+
+
+_cached = lru_cache(maxsize=1 << 14)(_convert)
 
 
 def _slow(text: str) -> tuple[Decimal128, bool]:
