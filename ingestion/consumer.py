@@ -133,7 +133,12 @@ async def ensure_durable(js: JetStreamContext, stream: str, options: ConsumerOpt
 class Consumer:
     def __init__(self, options: ConsumerOptions, *, sink: Sink | None = None):
         self.options = options
-        self._executor = ThreadPoolExecutor(max_workers=options.write_concurrency, thread_name_prefix="store")
+        # Only for parallel writes: with one writer the batch's collections are written in the calling thread.
+        self._executor = (
+            ThreadPoolExecutor(max_workers=options.write_concurrency, thread_name_prefix="store")
+            if options.write_concurrency > 1
+            else None
+        )
         self.sink: Sink = sink or self.store_batch
         self._stopping = asyncio.Event()
         self._stop_requested_at: float | None = None
@@ -183,7 +188,8 @@ class Consumer:
                 await writer
         finally:
             await self._close(nc)
-            self._executor.shutdown(wait=False)
+            if self._executor is not None:
+                self._executor.shutdown(wait=False)
 
     async def _connect(self) -> Client | None:
         """Connect, retrying with backoff until connected or stopped (nats-py retries for ever with -1)."""
@@ -311,12 +317,15 @@ class Consumer:
                     break
 
     async def store_batch(self, batch: Batch) -> WriteResult:
-        """The default sink: rows, dead letters and first-sight lineage, in a worker thread (pymongo is sync)."""
+        """The default sink: rows, dead letters and first-sight lineage, in one worker thread (pymongo is sync)."""
+        return await asyncio.to_thread(self._store_batch, batch)
+
+    def _store_batch(self, batch: Batch) -> WriteResult:
         from .services import batch_store, ingest_lineage_ensure
 
-        result = await asyncio.to_thread(batch_store, batch=batch, executor=self._executor)
+        result = batch_store(batch=batch, executor=self._executor)
         if batch.rows:
-            await asyncio.to_thread(ingest_lineage_ensure, refs=list(batch.rows), subject=self.options.subject)
+            ingest_lineage_ensure(refs=list(batch.rows), subject=self.options.subject)
         return result
 
     async def _ack(self, msgs: list[Msg]) -> None:
