@@ -13,7 +13,7 @@ import pandas as pd
 from django.conf import settings
 
 from audits.models import Gap
-from petrosa_dm.intervals import grid_count, next_open_time
+from petrosa_dm.market.intervals import grid_count, next_open_time
 
 MAX_LISTED_GAPS = 50  # a window full of holes lists the first 50; `gap_count` still counts all of them
 

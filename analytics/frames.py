@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 import pandas as pd
 
-from petrosa_dm.intervals import MONTHLY, interval_delta, next_open_time
+from petrosa_dm.market.intervals import MONTHLY, interval_delta, next_open_time
 
 CANDLE_COLUMNS = ("open", "high", "low", "close", "volume", "taker_buy_volume")
 

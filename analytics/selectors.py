@@ -5,9 +5,9 @@ from datetime import datetime
 import pandas as pd
 from pymongo import ASCENDING, DESCENDING
 
-from ingestion.naming import DataType, SeriesRef, parse_collection, series
 from petrosa_dm import mongo
-from petrosa_dm.intervals import floor_to_grid, next_open_time
+from petrosa_dm.market.intervals import floor_to_grid, next_open_time
+from petrosa_dm.market.naming import DataType, SeriesRef, parse_collection, series
 
 from . import frames
 from .calculators import correlation

@@ -15,9 +15,9 @@ from django.conf import settings
 from catalog.models import LineageRecord
 from catalog.services import lineage_record_create
 from ingestion import store
-from ingestion.naming import DataType, SeriesRef, series
-from petrosa_dm.intervals import floor_to_grid, grid_count, next_open_time
-from petrosa_dm.timeutils import utcnow
+from petrosa_dm.market.intervals import floor_to_grid, grid_count, next_open_time
+from petrosa_dm.market.naming import DataType, SeriesRef, series
+from petrosa_dm.market.timeutils import utcnow
 
 from . import selectors
 from .calculators import correlation, spread

@@ -5,7 +5,7 @@ from django.utils.html import format_html
 
 from catalog.admin import ReadOnlyAdmin, can_backfill, job_links
 from catalog.models import Dataset
-from ingestion.naming import parse_collection
+from petrosa_dm.market.naming import parse_collection
 
 from .models import AuditLog, Gap, HealthMetric
 from .repair import gaps_repair

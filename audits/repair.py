@@ -13,8 +13,8 @@ from django.db.models import Q
 
 from backfills.models import BackfillJob
 from catalog.models import Dataset
-from ingestion.naming import DataType, SeriesRef
-from petrosa_dm.intervals import next_open_time
+from petrosa_dm.market.intervals import next_open_time
+from petrosa_dm.market.naming import DataType, SeriesRef
 
 from .models import Gap
 

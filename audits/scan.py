@@ -13,8 +13,8 @@ from pymongo import ASCENDING, DESCENDING
 from pymongo.collection import Collection
 
 from ingestion.documents import unique_key
-from ingestion.naming import DataType, SeriesRef
-from petrosa_dm.intervals import INTERVAL_MS, floor_to_grid, next_open_time
+from petrosa_dm.market.intervals import INTERVAL_MS, floor_to_grid, next_open_time
+from petrosa_dm.market.naming import DataType, SeriesRef
 
 from .detectors import Finding, FoundGap
 from .detectors.anomaly import ReturnAnomalies

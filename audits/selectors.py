@@ -6,8 +6,8 @@ from django.conf import settings
 from django.db.models import Count, Max, Sum
 
 from catalog.models import Dataset
-from ingestion.naming import DataType, parse_collection, series
 from petrosa_dm import mongo
+from petrosa_dm.market.naming import DataType, parse_collection, series
 
 from . import health
 from .models import Gap, HealthMetric

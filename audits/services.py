@@ -17,10 +17,10 @@ from django.db.models import Sum
 
 from catalog.models import Dataset
 from catalog.services import dataset_ensure
-from ingestion.naming import DataType, SeriesRef, parse_collection
 from petrosa_dm import mongo
-from petrosa_dm.intervals import floor_to_grid, grid_count, next_open_time
-from petrosa_dm.timeutils import parse_time, utcnow
+from petrosa_dm.market.intervals import floor_to_grid, grid_count, next_open_time
+from petrosa_dm.market.naming import DataType, SeriesRef, parse_collection
+from petrosa_dm.market.timeutils import parse_time, utcnow
 
 from . import health, scan
 from .detectors import Finding

@@ -19,7 +19,7 @@ import requests
 from django.conf import settings
 from tenacity import RetryError, Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
 
-from petrosa_dm.timeutils import utcnow
+from petrosa_dm.market.timeutils import utcnow
 
 from . import metrics, weights
 

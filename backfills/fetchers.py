@@ -10,9 +10,9 @@ from functools import partial
 
 from django.conf import settings
 
-from ingestion.naming import SeriesRef, series
-from petrosa_dm.intervals import floor_to_grid, grid_count, next_open_time
-from petrosa_dm.timeutils import to_ms, utcnow
+from petrosa_dm.market.intervals import floor_to_grid, grid_count, next_open_time
+from petrosa_dm.market.naming import SeriesRef, series
+from petrosa_dm.market.timeutils import to_ms, utcnow
 
 from . import rows as rest_rows
 from . import weights

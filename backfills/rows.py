@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from bson.decimal128 import Decimal128
 
 from ingestion.parsing.decimals import to_decimal128
-from petrosa_dm.timeutils import from_ms
+from petrosa_dm.market.timeutils import from_ms
 
 SOURCE = "rest"
 ONE_MS = timedelta(milliseconds=1)

@@ -5,8 +5,8 @@ from datetime import datetime, timedelta
 from django.db.models import Q, QuerySet
 
 from ingestion import store
-from ingestion.naming import SeriesRef
-from petrosa_dm.timeutils import utcnow
+from petrosa_dm.market.naming import SeriesRef
+from petrosa_dm.market.timeutils import utcnow
 
 from .models import BackfillJob
 

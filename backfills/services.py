@@ -20,9 +20,9 @@ from pymongo.errors import PyMongoError
 from audits.models import Gap
 from catalog.models import LineageRecord
 from catalog.services import lineage_record_create
-from ingestion.naming import InvalidName, normalize_interval, normalize_symbol
 from ingestion.store import write_rows
-from petrosa_dm.timeutils import MIN_VALID, ensure_utc, utcnow
+from petrosa_dm.market.naming import InvalidName, normalize_interval, normalize_symbol
+from petrosa_dm.market.timeutils import MIN_VALID, ensure_utc, utcnow
 
 from . import metrics, selectors
 from .client import BinanceClient, BinanceError

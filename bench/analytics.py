@@ -60,8 +60,8 @@ def time_mongo_load(frame: pd.DataFrame) -> float:
 
     from analytics import selectors
     from ingestion import store
-    from ingestion.naming import series
     from petrosa_dm import mongo
+    from petrosa_dm.market.naming import series
 
     ref = series("candles", "BENCHUSDT", interval="1m")
     mongo.database().drop_collection(ref.collection)

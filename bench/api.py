@@ -41,8 +41,8 @@ from pymongo import DESCENDING  # noqa: E402
 from catalog.models import Dataset  # noqa: E402
 from catalog.services import dataset_ensure  # noqa: E402
 from ingestion import selectors  # noqa: E402
+from petrosa_dm.market.timeutils import utcnow  # noqa: E402
 from petrosa_dm.testing.services import free_port  # noqa: E402
-from petrosa_dm.timeutils import utcnow  # noqa: E402
 
 
 def start_server(port: int) -> subprocess.Popen:

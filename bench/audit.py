@@ -31,7 +31,7 @@ from pymongo import DESCENDING  # noqa: E402
 
 from audits.services import dataset_audit  # noqa: E402
 from catalog.services import dataset_ensure  # noqa: E402
-from petrosa_dm.timeutils import utcnow  # noqa: E402
+from petrosa_dm.market.timeutils import utcnow  # noqa: E402
 
 
 def hold_back(collection, count: int) -> list[dict]:

@@ -11,8 +11,8 @@ from bson import Decimal128
 from pymongo import DESCENDING
 
 from ingestion import store
-from ingestion.naming import series
-from petrosa_dm.intervals import floor_to_grid
+from petrosa_dm.market.intervals import floor_to_grid
+from petrosa_dm.market.naming import series
 
 REF = series("candles", "BENCHUSDT", interval="1m")
 BATCH = 10_000

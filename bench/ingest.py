@@ -45,7 +45,7 @@ from ingestion.batches import Batch, batch_parse  # noqa: E402
 from ingestion.consumer import Consumer, ConsumerOptions, ensure_durable, ensure_stream, tune_gc  # noqa: E402
 from ingestion.store import WriteResult  # noqa: E402
 from petrosa_dm import mongo  # noqa: E402
-from petrosa_dm.timeutils import utcnow  # noqa: E402
+from petrosa_dm.market.timeutils import utcnow  # noqa: E402
 
 
 def load_capture(limit: int) -> list[bytes]:

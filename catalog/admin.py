@@ -2,7 +2,7 @@ from django.contrib import admin, messages
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
-from petrosa_dm.timeutils import utcnow
+from petrosa_dm.market.timeutils import utcnow
 
 from .console import dataset_console
 from .models import Dataset, LineageRecord
@@ -91,7 +91,7 @@ class DatasetAdmin(admin.ModelAdmin):
     @admin.action(description="Backfill open gaps", permissions=["backfill"])
     def backfill_open_gaps(self, request, queryset) -> None:
         from audits.repair import gaps_repair
-        from ingestion.naming import parse_collection
+        from petrosa_dm.market.naming import parse_collection
 
         jobs = []
         for dataset in queryset:

@@ -8,9 +8,9 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from ingestion import selectors as series_selectors
-from ingestion.naming import DataType, SeriesRef, parse_collection
 from petrosa_dm import mongo
-from petrosa_dm.timeutils import utcnow
+from petrosa_dm.market.naming import DataType, SeriesRef, parse_collection
+from petrosa_dm.market.timeutils import utcnow
 
 from .inference import infer_schema, median_spacing_seconds
 from .models import Dataset, LineageRecord

@@ -9,10 +9,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
 
+from petrosa_dm.market.naming import SeriesRef
 from petrosa_dm.tracing import consumed_message_span, tracing_enabled
 
 from .documents import unique_key
-from .naming import SeriesRef
 from .parsing import InvalidMessage, parse_message
 from .parsing.errors import ParserBug
 from .store import VERSION_FIELD

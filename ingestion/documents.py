@@ -1,6 +1,6 @@
 """Time-series documents: the shape of every stored row, and the unique keys that make writes idempotent.
 
-The classes are mongoengine documents (abstract: one collection per symbol, named by `ingestion.naming`); they
+The classes are mongoengine documents (abstract: one collection per symbol, named by `petrosa_dm.market.naming`); they
 declare fields and indexes. The hot write path builds plain dicts of the same shape and writes them in bulk with
 pymongo (`ingestion.store`), because instantiating a document per message costs more than the rest of the
 pipeline; `ensure_indexes` turns each class's meta into the collection's indexes.
@@ -13,7 +13,7 @@ wrote it. Order-book levels stay as the exchange's `[price, quantity]` string pa
 
 import mongoengine as me
 
-from .naming import DataType
+from petrosa_dm.market.naming import DataType
 
 SOURCES = ("stream", "rest")
 

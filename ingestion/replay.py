@@ -17,7 +17,7 @@ import orjson
 from nats.aio.client import Client
 from tqdm import tqdm
 
-from petrosa_dm.timeutils import utcnow
+from petrosa_dm.market.timeutils import utcnow
 
 GZIP_MAGIC = b"\x1f\x8b"
 ENVELOPE_SOURCE = "binance-websocket"

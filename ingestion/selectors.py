@@ -13,10 +13,9 @@ from pymongo.collection import Collection
 
 from catalog.selectors import dataset_record_count
 from petrosa_dm import mongo
-from petrosa_dm.intervals import INTERVAL_MS, floor_to_grid, grid_count, interval_delta, next_open_time
-from petrosa_dm.timeutils import utcnow
-
-from .naming import DataType, SeriesRef
+from petrosa_dm.market.intervals import INTERVAL_MS, floor_to_grid, grid_count, interval_delta, next_open_time
+from petrosa_dm.market.naming import DataType, SeriesRef
+from petrosa_dm.market.timeutils import utcnow
 
 # The indexed time field of each type: what `start` / `end` filter and what rows are sorted by.
 TIME_FIELDS: dict[DataType, str] = {

@@ -13,10 +13,10 @@ from pymongo.errors import BulkWriteError, OperationFailure
 from catalog.models import LineageRecord
 from catalog.services import lineage_record_create
 from petrosa_dm import mongo
+from petrosa_dm.market.naming import SeriesRef
 
 from . import metrics, store
 from .batches import Batch
-from .naming import SeriesRef
 from .store import WriteResult
 
 logger = logging.getLogger(__name__)

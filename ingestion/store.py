@@ -15,9 +15,9 @@ from pymongo.collection import Collection
 from pymongo.errors import BulkWriteError
 
 from petrosa_dm import mongo
+from petrosa_dm.market.naming import DataType, SeriesRef
 
 from .documents import index_specs, unique_key
-from .naming import DataType, SeriesRef
 
 DUPLICATE_KEY = 11000
 # Versioned types: which field orders the versions of one key.

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .timeutils import utcnow
+from .market.timeutils import utcnow
 
 
 class PetrosaAdminSite(admin.AdminSite):

@@ -6,10 +6,10 @@ Each function raises `BadParameter` (400, `{"detail": "<name>: <why>", "paramete
 from collections.abc import Mapping
 from datetime import datetime
 
-from ingestion.naming import InvalidName, normalize_interval, normalize_symbol
+from petrosa_dm.market.naming import InvalidName, normalize_interval, normalize_symbol
 
 from .errors import BadParameter
-from .timeutils import InvalidTime, parse_time
+from .market.timeutils import InvalidTime, parse_time
 
 _MISSING = object()
 

@@ -6,7 +6,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from . import __version__, health
-from .timeutils import utcnow
+from .market.timeutils import utcnow
 
 
 class ServiceInfoView(APIView):

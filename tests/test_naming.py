@@ -1,6 +1,6 @@
 import pytest
 
-from ingestion.naming import DataType, InvalidName, collection_name, normalize_symbol, parse_collection
+from petrosa_dm.market.naming import DataType, InvalidName, collection_name, normalize_symbol, parse_collection
 
 
 def test_collection_names_follow_the_contract():

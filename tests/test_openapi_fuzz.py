@@ -15,8 +15,8 @@ from schemathesis import checks
 from catalog import services
 from catalog.models import LineageRecord
 from ingestion import store
-from ingestion.naming import series
 from ingestion.tests.rows import T0, depth_row, funding_row, grid, mark_price_row, ticker_row, trade_row, write_candles
+from petrosa_dm.market.naming import series
 
 pytestmark = pytest.mark.django_db
 

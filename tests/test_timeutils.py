@@ -2,8 +2,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from petrosa_dm.intervals import floor_to_grid, grid_count, next_open_time
-from petrosa_dm.timeutils import InvalidTime, from_ms, parse_time, to_ms
+from petrosa_dm.market.intervals import floor_to_grid, grid_count, next_open_time
+from petrosa_dm.market.timeutils import InvalidTime, from_ms, parse_time, to_ms
 
 MOMENT = datetime(2024, 8, 8, 12, 30, 15, 123000, tzinfo=UTC)
 

@@ -125,7 +125,7 @@ def test_the_consumer_batch_traces_each_message_under_its_publishers_trace(expor
     import orjson
 
     from ingestion.batches import batch_parse
-    from petrosa_dm.timeutils import utcnow
+    from petrosa_dm.market.timeutils import utcnow
 
     trace_id = "0af7651916cd43dd8448eb211c80319c"
     event = {

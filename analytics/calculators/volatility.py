@@ -19,7 +19,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from petrosa_dm.intervals import INTERVAL_MS, MONTHLY
+from petrosa_dm.market.intervals import INTERVAL_MS, MONTHLY
 
 METHODS = ("close_to_close", "parkinson", "garman_klass", "rogers_satchell", "yang_zhang")
 DAYS_PER_YEAR = 365  # crypto trades around the clock, every day of the year

@@ -7,7 +7,7 @@ import pytest
 
 from analytics import services
 from ingestion import store
-from ingestion.naming import series
+from petrosa_dm.market.naming import series
 
 from .factories import T0, candle_row
 from .test_services import HOUR, closes_walk, write_candles

@@ -11,7 +11,7 @@ from analytics import services, tasks
 from audits.models import Gap
 from catalog.models import Dataset, LineageRecord
 from ingestion import store
-from ingestion.naming import series
+from petrosa_dm.market.naming import series
 
 from .factories import T0, candle_row
 

@@ -6,7 +6,7 @@ from rest_framework.views import APIView
 
 from petrosa_dm import params
 from petrosa_dm.errors import ErrorSerializer
-from petrosa_dm.timeutils import utcnow
+from petrosa_dm.market.timeutils import utcnow
 
 from .. import selectors
 from . import serializers

@@ -3,8 +3,8 @@
 from datetime import datetime, timedelta
 from itertools import pairwise
 
-from petrosa_dm.intervals import floor_to_grid, grid_count, next_open_time
-from petrosa_dm.timeutils import from_ms, to_ms
+from petrosa_dm.market.intervals import floor_to_grid, grid_count, next_open_time
+from petrosa_dm.market.timeutils import from_ms, to_ms
 
 from . import FoundGap
 

@@ -5,8 +5,8 @@ from decimal import Decimal, InvalidOperation
 
 from bson.decimal128 import Decimal128
 
-from petrosa_dm.intervals import floor_to_grid, next_open_time
-from petrosa_dm.timeutils import to_ms
+from petrosa_dm.market.intervals import floor_to_grid, next_open_time
+from petrosa_dm.market.timeutils import to_ms
 
 from .timegrid import snap_to_hour
 

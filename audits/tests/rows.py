@@ -5,8 +5,8 @@ from datetime import UTC, datetime, timedelta
 from bson.decimal128 import Decimal128
 
 from ingestion import store
-from ingestion.naming import DataType, series
-from petrosa_dm.intervals import next_open_time
+from petrosa_dm.market.intervals import next_open_time
+from petrosa_dm.market.naming import DataType, series
 
 BASE = datetime(2024, 3, 1, tzinfo=UTC)
 ONE_MS = timedelta(milliseconds=1)

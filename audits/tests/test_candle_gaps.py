@@ -7,7 +7,7 @@ from audits.models import AuditLog, Gap, HealthMetric
 from audits.services import dataset_audit
 from catalog.models import Dataset
 from catalog.services import dataset_ensure
-from ingestion.naming import DataType, series
+from petrosa_dm.market.naming import DataType, series
 
 from .rows import BASE, candle, minutes, write_candles
 

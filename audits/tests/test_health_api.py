@@ -7,7 +7,7 @@ from django.core.management import CommandError, call_command
 from audits.models import Gap
 from audits.tasks import audit_all
 from catalog.models import Dataset
-from petrosa_dm.timeutils import utcnow
+from petrosa_dm.market.timeutils import utcnow
 
 from .rows import minutes, write_candles
 

@@ -13,8 +13,8 @@ from audits.models import AuditLog, Gap
 from audits.services import dataset_audit
 from catalog.services import dataset_ensure
 from ingestion import store
-from ingestion.naming import DataType, series
-from petrosa_dm.timeutils import from_ms
+from petrosa_dm.market.naming import DataType, series
+from petrosa_dm.market.timeutils import from_ms
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("mongo_db")]
 NOW = datetime(2025, 1, 1, tzinfo=UTC)

@@ -6,7 +6,7 @@ from audits.models import AuditLog, Gap
 from audits.services import dataset_audit
 from catalog.services import dataset_ensure
 from ingestion import store
-from ingestion.naming import DataType, series
+from petrosa_dm.market.naming import DataType, series
 
 from .rows import agg_trade, depth_update, funding
 

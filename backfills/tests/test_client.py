@@ -14,7 +14,7 @@ from backfills.client import (
     BinanceUnavailable,
     WeightGovernor,
 )
-from petrosa_dm.timeutils import to_ms, utcnow
+from petrosa_dm.market.timeutils import to_ms, utcnow
 
 START = datetime(2024, 3, 1, tzinfo=UTC)
 

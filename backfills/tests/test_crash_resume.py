@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 from django.conf import settings as django_settings
 
-from ingestion.naming import series
 from ingestion.store import collection
+from petrosa_dm.market.naming import series
 
 ROOT = Path(__file__).resolve().parents[2]
 START = datetime(2024, 3, 1, tzinfo=UTC)

@@ -8,9 +8,9 @@ from audits.models import Gap
 from backfills import services
 from backfills.models import BackfillJob
 from catalog.models import Dataset, LineageRecord
-from ingestion.naming import series
 from ingestion.store import collection, write_rows
-from petrosa_dm.timeutils import utcnow
+from petrosa_dm.market.naming import series
+from petrosa_dm.market.timeutils import utcnow
 
 pytestmark = pytest.mark.django_db
 

@@ -4,8 +4,8 @@ from datetime import UTC, datetime, timedelta
 
 from bson.decimal128 import Decimal128
 
-from ingestion.naming import series
 from ingestion.store import collection, write_rows
+from petrosa_dm.market.naming import series
 
 REF = series("candles", "BTCUSDT", interval="1m")
 T0 = datetime(2024, 1, 1, tzinfo=UTC)

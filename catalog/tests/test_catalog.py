@@ -7,8 +7,8 @@ from django.core.management import call_command
 from catalog import services, tasks
 from catalog.models import Dataset, LineageRecord
 from ingestion import store
-from ingestion.naming import series
 from ingestion.tests.rows import T0, depth_row, funding_row, grid, trade_row, write_candles
+from petrosa_dm.market.naming import series
 
 pytestmark = pytest.mark.django_db
 

@@ -14,7 +14,7 @@ from backfills.models import BackfillJob
 from catalog.models import Dataset
 from catalog.services import sync_catalog
 from ingestion.services import dead_letters_store
-from petrosa_dm.timeutils import utcnow
+from petrosa_dm.market.timeutils import utcnow
 
 pytestmark = pytest.mark.django_db
 

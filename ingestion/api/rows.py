@@ -13,7 +13,7 @@ import mongoengine as me
 from bson import Decimal128
 
 from ingestion.documents import DOCUMENTS
-from ingestion.naming import DataType
+from petrosa_dm.market.naming import DataType
 
 # Redundant with the response's `pair` / `period`, or internal bookkeeping.
 OMITTED_FIELDS = frozenset({"id", "symbol", "interval", "ingested_at"})

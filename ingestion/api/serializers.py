@@ -9,8 +9,8 @@ from drf_spectacular.utils import inline_serializer
 from rest_framework import serializers
 
 from ingestion.documents import DOCUMENTS
-from ingestion.naming import DataType
 from petrosa_dm.errors import ErrorSerializer
+from petrosa_dm.market.naming import DataType
 
 from .rows import OMITTED_FIELDS
 

@@ -16,10 +16,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from ingestion import selectors
-from ingestion.naming import DataType, SeriesRef, series
-from petrosa_dm.intervals import INTERVALS
+from petrosa_dm.market.intervals import INTERVALS
+from petrosa_dm.market.naming import DataType, SeriesRef, series
+from petrosa_dm.market.timeutils import utcnow
 from petrosa_dm.params import choice_param, int_param, pair_param, period_param, time_range
-from petrosa_dm.timeutils import utcnow
 
 from .renderers import ORJSONRenderer
 from .rows import row_formatter, time_text

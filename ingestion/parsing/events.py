@@ -9,8 +9,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from ingestion import naming
-from ingestion.naming import DataType, SeriesRef
+from petrosa_dm.market import naming
+from petrosa_dm.market.naming import DataType, SeriesRef
 
 from . import fields as f
 from .errors import ImpossibleTime, InvalidName, WrongType

@@ -11,7 +11,7 @@ from itertools import chain
 
 from bson.decimal128 import Decimal128
 
-from petrosa_dm.timeutils import MAX_VALID, MIN_VALID, from_ms, to_ms
+from petrosa_dm.market.timeutils import MAX_VALID, MIN_VALID, from_ms, to_ms
 
 from .decimals import to_decimal128
 from .errors import ImpossibleTime, MissingField, NonPositivePrice, WrongType

@@ -14,7 +14,7 @@ from datetime import datetime
 
 import orjson
 
-from petrosa_dm.timeutils import InvalidTime, parse_time
+from petrosa_dm.market.timeutils import InvalidTime, parse_time
 from petrosa_dm.tracing import trace_carrier
 
 from .errors import InvalidJson, InvalidMessage, NoEvent, ParserBug, WrongType

@@ -5,8 +5,8 @@ from datetime import UTC, datetime, timedelta
 from bson import Decimal128
 
 from ingestion import store
-from ingestion.naming import series
-from petrosa_dm.intervals import interval_delta, next_open_time
+from petrosa_dm.market.intervals import interval_delta, next_open_time
+from petrosa_dm.market.naming import series
 
 T0 = datetime(2024, 8, 8, tzinfo=UTC)
 

@@ -13,8 +13,8 @@ import pytest
 
 from ingestion.parsing import InvalidMessage, parse_message
 from ingestion.replay import Capture
+from petrosa_dm.market.timeutils import utcnow
 from petrosa_dm.testing.services import free_port, mongo_executor
-from petrosa_dm.timeutils import utcnow
 
 from . import samples
 from .helpers import bind, consume, consumer_state, publish, wait_all_acked, wait_until

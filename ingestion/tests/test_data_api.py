@@ -8,9 +8,9 @@ from rest_framework.authtoken.models import Token
 
 from catalog.services import sync_catalog
 from ingestion import store
-from ingestion.naming import series
-from petrosa_dm.intervals import floor_to_grid
-from petrosa_dm.timeutils import to_ms, utcnow
+from petrosa_dm.market.intervals import floor_to_grid
+from petrosa_dm.market.naming import series
+from petrosa_dm.market.timeutils import to_ms, utcnow
 
 from .rows import T0, depth_row, funding_row, grid, mark_price_row, ticker_row, trade_row, write_candles
 

@@ -8,7 +8,7 @@ from bson.decimal128 import Decimal128
 
 from ingestion.documents import DOCUMENTS
 from ingestion.parsing import InvalidMessage, parse_message
-from petrosa_dm.timeutils import from_ms
+from petrosa_dm.market.timeutils import from_ms
 
 from . import samples
 

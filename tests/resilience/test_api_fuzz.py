@@ -17,9 +17,9 @@ from rest_framework.authtoken.models import Token
 
 from backfills.models import BackfillJob
 from catalog.services import sync_catalog
-from ingestion.naming import series
 from ingestion.store import write_rows
 from ingestion.tests.rows import T0, depth_row, funding_row, grid, mark_price_row, ticker_row, trade_row, write_candles
+from petrosa_dm.market.naming import series
 from petrosa_dm.wsgi import application
 
 # More than a quick run's handful per operation; with ~15 operations this stays well under three minutes here.

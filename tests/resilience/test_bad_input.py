@@ -22,8 +22,8 @@ from bson.decimal128 import Decimal128
 from ingestion.batches import batch_parse
 from ingestion.documents import unique_key
 from ingestion.parsing import REASONS
+from petrosa_dm.market.timeutils import utcnow
 from petrosa_dm.testing.services import free_port
-from petrosa_dm.timeutils import utcnow
 
 from .conftest import PROJECT
 from .mutations import Case, Mutator, seed_messages

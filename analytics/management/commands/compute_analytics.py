@@ -5,7 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from analytics import selectors, services
-from ingestion.naming import InvalidName, normalize_interval, normalize_symbol
+from petrosa_dm.market.naming import InvalidName, normalize_interval, normalize_symbol
 
 
 class Command(BaseCommand):

@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from catalog.models import Dataset
-from ingestion.naming import parse_collection
+from petrosa_dm.market.naming import parse_collection
 
 from ...services import datasets_audit_all, datasets_discover
 

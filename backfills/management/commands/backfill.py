@@ -9,7 +9,7 @@ import time
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from petrosa_dm.timeutils import InvalidTime, parse_time
+from petrosa_dm.market.timeutils import InvalidTime, parse_time
 
 from ... import services
 from ...models import BackfillJob

@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
-from petrosa_dm.intervals import INTERVALS, is_interval
+from petrosa_dm.market.intervals import INTERVALS, is_interval
 
 # Capital letters and digits (1000PEPEUSDT); delivery contracts carry a `_YYMMDD` suffix (BTCUSDT_250627).
 SYMBOL_PATTERN = re.compile(r"^[A-Z0-9]{2,24}(?:_[0-9]{6})?$")
