@@ -13,6 +13,7 @@ from pymongo import ASCENDING, DESCENDING
 from pymongo.collection import Collection
 
 from ingestion.documents import unique_key
+from ingestion.keys import keyed_collection, trade_key_range
 from petrosa_dm.market.intervals import INTERVAL_MS, floor_to_grid, next_open_time
 from petrosa_dm.market.naming import DataType, SeriesRef
 
@@ -262,6 +263,8 @@ def scan_trades(
     query: dict = {"kind": kind}
     if id_range:
         query["trade_id"] = {"$gte": id_range[0], "$lte": id_range[1]}
+        if keyed_collection(collection, DataType.TRADES):  # the same rows, found on the `_id` index
+            query["_id"] = trade_key_range(kind, *id_range)
         detector = TradeSequence(expect_from=(id_range[0], expect[0]), expect_to=(id_range[1], expect[1]))
     else:
         detector = TradeSequence()
@@ -329,6 +332,8 @@ def scan_depth(
     query: dict = {"kind": kind}
     if id_range:
         query["final_update_id"] = {"$gte": id_range[0]}
+        if keyed_collection(collection, DataType.DEPTH):  # the same rows, found on the `_id` index
+            query["_id"] = {"$gte": id_range[0]}
         detector = DepthSequence(expect_from=(id_range[0], expect_time))
     else:
         detector = DepthSequence()
@@ -376,16 +381,17 @@ def scan_plain(collection: Collection, ref: SeriesRef, *, since: datetime | None
 
 
 def has_unique_key(collection: Collection, data_type: DataType) -> bool:
-    """Whether the collection carries our unique index (then it cannot hold duplicates)."""
+    """Whether the collection cannot hold duplicates: its rows carry their key as `_id` (ours), or it has a unique
+    index on the key (ours before keys moved into `_id`, or another tool's)."""
     key = unique_key(data_type)
     for index in collection.index_information().values():
         if index.get("unique") and tuple(name for name, _ in index["key"]) == key:
             return True
-    return False
+    return keyed_collection(collection, data_type)
 
 
 def duplicates(collection: Collection, data_type: DataType, *, after: datetime | None) -> tuple[int, list[Finding]]:
-    """Rows sharing the type's key (newer than `after`), for collections written without our unique index.
+    """Rows sharing the type's key (newer than `after`), for collections written without our keys (other tools).
 
     Returns (extra rows beyond the first of each key, findings). Grouping runs in the database.
     """

@@ -5,6 +5,7 @@ from datetime import datetime, timedelta
 from django.db.models import Q, QuerySet
 
 from ingestion import store
+from ingestion.keys import keyed_collection, trade_key_range
 from petrosa_dm.market.naming import SeriesRef
 from petrosa_dm.market.timeutils import utcnow
 
@@ -37,7 +38,10 @@ def series_rows_in_range(*, ref: SeriesRef, field: str, start: datetime, end: da
 
 def trades_in_id_range(*, ref: SeriesRef, first_id: int, last_id: int) -> int:
     query = {"kind": "aggTrade", "trade_id": {"$gte": first_id, "$lte": last_id}}
-    return store.collection(ref).count_documents(query)
+    target = store.collection(ref)
+    if keyed_collection(target, ref.data_type):  # the same rows, counted on the `_id` index
+        query["_id"] = trade_key_range("aggTrade", first_id, last_id)
+    return target.count_documents(query)
 
 
 def backfill_job_elapsed_seconds(*, job: BackfillJob, now: datetime) -> float | None:

@@ -7,17 +7,14 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import cache
 
 from petrosa_dm.market.naming import SeriesRef
 from petrosa_dm.tracing import consumed_message_span, tracing_enabled
 
-from .documents import unique_key
+from .keys import id_builder
 from .parsing import InvalidMessage, parse_message
 from .parsing.errors import ParserBug
 from .store import VERSION_FIELD
-
-_key_fields = cache(unique_key)
 
 
 @dataclass
@@ -99,10 +96,12 @@ def _newest_versions(ref: SeriesRef, rows: list[dict]) -> list[dict]:
     version = VERSION_FIELD.get(ref.data_type)
     if version is None or len(rows) < 2:
         return rows
-    key_fields = _key_fields(ref.data_type)
-    newest: dict[tuple, dict] = {}
+    row_key = id_builder(ref.data_type)
+    newest: dict = {}
     for row in rows:
-        key = tuple(row[name] for name in key_fields)
+        key = row_key(row)
+        if type(key) is dict:  # a compound `_id` (analytics): its values identify it
+            key = tuple(key.values())
         kept = newest.get(key)
         if kept is None or row[version] > kept[version]:
             newest[key] = row

@@ -1,9 +1,14 @@
-"""Time-series documents: the shape of every stored row, and the unique keys that make writes idempotent.
+"""Time-series documents: the shape of every stored row and the indexes its reads need.
 
 The classes are mongoengine documents (abstract: one collection per symbol, named by `petrosa_dm.market.naming`); they
 declare fields and indexes. The hot write path builds plain dicts of the same shape and writes them in bulk with
 pymongo (`ingestion.store`), because instantiating a document per message costs more than the rest of the
 pipeline; `ensure_indexes` turns each class's meta into the collection's indexes.
+
+The idempotency key of each type is the document's `_id` (built by `ingestion.keys`), so no index here is unique:
+the indexes are the time fields reads filter and sort by. Types keyed by their time (candles, funding, mark prices,
+tickers) keep that time index too: the embedded store serves only point lookups from `_id` and scans the whole
+collection for an `_id` range (docs/benchmarks.md), so a range read needs the secondary index.
 
 Conventions for every row: times are UTC datetimes, prices and quantities are Decimal128 built from the exchange's
 string, digits and exponent kept (`ingestion.api.rows.decimal_text` gives back the exchange's exact text; plain
@@ -14,6 +19,8 @@ wrote it. Order-book levels stay as the exchange's `[price, quantity]` string pa
 import mongoengine as me
 
 from petrosa_dm.market.naming import DataType
+
+from .keys import key_fields
 
 SOURCES = ("stream", "rest")
 
@@ -37,7 +44,7 @@ class Trade(SeriesDocument):
     is_buyer_maker = me.BooleanField(required=True)
     first_trade_id = me.IntField()
     last_trade_id = me.IntField()
-    meta = {"abstract": True, "indexes": [{"fields": ["kind", "trade_id"], "unique": True}, "trade_time"]}
+    meta = {"abstract": True, "indexes": ["trade_time"]}
 
 
 class Candle(SeriesDocument):
@@ -58,7 +65,7 @@ class Candle(SeriesDocument):
     first_trade_id = me.IntField()
     last_trade_id = me.IntField()
     closed = me.BooleanField(required=True)
-    meta = {"abstract": True, "indexes": [{"fields": ["open_time"], "unique": True}]}
+    meta = {"abstract": True, "indexes": ["open_time"]}
 
 
 class DepthUpdate(SeriesDocument):
@@ -71,7 +78,7 @@ class DepthUpdate(SeriesDocument):
     transaction_time = me.DateTimeField()
     bids = me.ListField(me.ListField(me.StringField()))
     asks = me.ListField(me.ListField(me.StringField()))
-    meta = {"abstract": True, "indexes": [{"fields": ["final_update_id"], "unique": True}, "event_time"]}
+    meta = {"abstract": True, "indexes": ["event_time"]}
 
 
 class MarkPrice(SeriesDocument):
@@ -80,7 +87,7 @@ class MarkPrice(SeriesDocument):
     estimated_settle_price = me.Decimal128Field()
     funding_rate = me.Decimal128Field()
     next_funding_time = me.DateTimeField()
-    meta = {"abstract": True, "indexes": [{"fields": ["event_time"], "unique": True}]}
+    meta = {"abstract": True, "indexes": ["event_time"]}
 
 
 class FundingRate(SeriesDocument):
@@ -89,7 +96,7 @@ class FundingRate(SeriesDocument):
     funding_time = me.DateTimeField(required=True)
     funding_rate = me.Decimal128Field(required=True)
     mark_price = me.Decimal128Field()
-    meta = {"abstract": True, "indexes": [{"fields": ["funding_time"], "unique": True}]}
+    meta = {"abstract": True, "indexes": ["funding_time"]}
 
 
 class Ticker(SeriesDocument):
@@ -110,7 +117,7 @@ class Ticker(SeriesDocument):
     first_trade_id = me.IntField()
     last_trade_id = me.IntField()
     trade_count = me.IntField()
-    meta = {"abstract": True, "indexes": [{"fields": ["event_time"], "unique": True}]}
+    meta = {"abstract": True, "indexes": ["event_time"]}
 
 
 class BookTicker(SeriesDocument):
@@ -120,7 +127,7 @@ class BookTicker(SeriesDocument):
     bid_quantity = me.Decimal128Field(required=True)
     ask_price = me.Decimal128Field(required=True)
     ask_quantity = me.Decimal128Field(required=True)
-    meta = {"abstract": True, "indexes": [{"fields": ["update_id"], "unique": True}, "event_time"]}
+    meta = {"abstract": True, "indexes": ["event_time"]}
 
 
 class Liquidation(SeriesDocument):
@@ -133,7 +140,7 @@ class Liquidation(SeriesDocument):
     filled_quantity = me.Decimal128Field()
     status = me.StringField()
     trade_time = me.DateTimeField()
-    meta = {"abstract": True, "indexes": [{"fields": ["event_time", "side", "price"], "unique": True}]}
+    meta = {"abstract": True, "indexes": ["event_time"]}
 
 
 class AnalyticsResult(me.Document):
@@ -151,7 +158,7 @@ class AnalyticsResult(me.Document):
     computed_at = me.DateTimeField()
     meta = {
         "abstract": True,
-        "indexes": [{"fields": ["timeframe", "window", "as_of"], "unique": True}, ("timeframe", "-as_of")],
+        "indexes": [("timeframe", "-as_of")],
     }
 
 
@@ -186,8 +193,5 @@ def index_specs(data_type: DataType) -> list[dict]:
 
 
 def unique_key(data_type: DataType) -> tuple[str, ...]:
-    """The fields of the type's idempotency key (its unique index)."""
-    for index in index_specs(data_type):
-        if index.get("unique"):
-            return tuple(field for field, _direction in index["fields"])
-    raise LookupError(f"{data_type} has no unique index")
+    """The fields of the type's idempotency key (stored as `_id`, see `ingestion.keys`)."""
+    return key_fields(data_type)

@@ -70,10 +70,20 @@ def time_filter(*, field: str, start: datetime | None, end: datetime | None) -> 
     return {field: bounds} if bounds else {}
 
 
-def _find(target: Collection, query: dict, field: str, *, descending: bool, skip: int, limit: int) -> list[dict]:
+def _find(
+    target: Collection,
+    query: dict,
+    field: str,
+    *,
+    descending: bool,
+    skip: int,
+    limit: int,
+    projection: dict | None = None,
+) -> list[dict]:
+    """Rows sorted on `field`. Pages read whole documents: the row formatter picks its fields and skips `_id`, and
+    an exclusion projection costs the embedded store about as much as the query itself (docs/benchmarks.md)."""
     direction = DESCENDING if descending else ASCENDING
-    cursor = target.find(query, projection={"_id": False}, sort=[(field, direction)], skip=skip, limit=limit)
-    return list(cursor)
+    return list(target.find(query, projection=projection, sort=[(field, direction)], skip=skip, limit=limit))
 
 
 def recent_candles_query(*, ref: SeriesRef, query: dict, end: datetime | None, wanted: int) -> dict:
@@ -193,7 +203,8 @@ def series_bounds(*, ref: SeriesRef) -> tuple[datetime | None, datetime | None]:
 def series_newest(*, ref: SeriesRef, size: int) -> list[dict]:
     """The newest `size` rows (a sample for schema inference and cadence)."""
     field = TIME_FIELDS[ref.data_type]
-    return _find(series_collection(ref=ref), {}, field, descending=True, skip=0, limit=size)
+    # Without `_id`: the sample describes the row fields (catalog schemas), and `_id` is the key, not a field.
+    return _find(series_collection(ref=ref), {}, field, descending=True, skip=0, limit=size, projection={"_id": False})
 
 
 def nominal_cadence_seconds(interval: str) -> float:

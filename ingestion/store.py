@@ -1,10 +1,12 @@
 """Idempotent bulk writes of time-series rows: the one write path for the consumer, backfills and analytics.
 
-Insert-only types (trades, depth, mark prices, tickers, ...) are inserted unordered; a duplicate-key error is a
-row we already hold, counted as a duplicate, never a failure. Versioned types (candles, funding rates, analytics)
-are upserted with the rule "the newer event wins": the update matches only a stored row with an older `event_time`
-(or `computed_at`), so an older update arriving late hits the unique index instead and is counted as a duplicate.
-Redelivery and out-of-order delivery therefore leave the same stored state.
+Every row is written with its idempotency key as `_id` (`ingestion.keys`), whoever built it (the stream parser,
+REST backfills, analytics, the store migration). Insert-only types (trades, depth, mark prices, tickers, ...) are
+inserted unordered; a duplicate-key error is a row we already hold, counted as a duplicate, never a failure.
+Versioned types (candles, funding rates, analytics) are upserted on the same `_id` with the rule "the newer event
+wins": the update matches only a stored row with an older `event_time` (or `computed_at`), so an older update
+arriving late collides with the stored `_id` instead and is counted as a duplicate. Redelivery and out-of-order
+delivery therefore leave the same stored state.
 """
 
 from collections.abc import Iterable
@@ -17,7 +19,8 @@ from pymongo.errors import BulkWriteError
 from petrosa_dm import mongo
 from petrosa_dm.market.naming import DataType, SeriesRef
 
-from .documents import index_specs, unique_key
+from .documents import index_specs
+from .keys import forget_keyed, id_builder
 
 DUPLICATE_KEY = 11000
 # Versioned types: which field orders the versions of one key.
@@ -66,21 +69,34 @@ def ensure_indexes(target: Collection, data_type: DataType) -> None:
 
 
 def forget_indexes() -> None:
-    """Forget which collections were indexed (after collections are dropped, e.g. between tests)."""
+    """Forget which collections were indexed or seen keyed (after collections are dropped, e.g. between tests)."""
     _indexed.clear()
+    forget_keyed()
 
 
 def _operations(data_type: DataType, rows: Iterable[dict]) -> list:
+    key = id_builder(data_type)
     version = VERSION_FIELD.get(data_type)
     if version is None:
-        return [InsertOne(row) for row in rows]
-    key = unique_key(data_type)
-    operations = []
-    for row in rows:
-        match = {field: row[field] for field in key}
-        match[version] = {"$lt": row[version]}
-        operations.append(UpdateOne(match, {"$set": row}, upsert=True))
-    return operations
+        operations = []
+        for row in rows:
+            # The key goes into the row itself, as insert_many would put a generated ObjectId there.
+            row["_id"] = key(row)
+            operations.append(InsertOne(row))
+        return operations
+    # An upsert takes its `_id` from the filter; `$set` must not name `_id`.
+    return [
+        UpdateOne({"_id": key(row), version: {"$lt": row[version]}}, {"$set": _without_id(row)}, upsert=True)
+        for row in rows
+    ]
+
+
+def _without_id(row: dict) -> dict:
+    if "_id" not in row:
+        return row
+    row = dict(row)
+    del row["_id"]
+    return row
 
 
 def write_rows(ref: SeriesRef, rows: list[dict], *, mostly_new: bool = False) -> WriteResult:
@@ -114,9 +130,10 @@ def write_rows(ref: SeriesRef, rows: list[dict], *, mostly_new: bool = False) ->
 
 
 def _insert_then_upsert(ref: SeriesRef, rows: list[dict]) -> WriteResult:
+    key = id_builder(ref.data_type)
     try:
-        # Copies: insert_many sets `_id` on what it is given, and an upsert must not `$set` an `_id`.
-        collection(ref).insert_many([dict(row) for row in rows], ordered=False)
+        # Copies: the caller's rows stay as they were, and an upsert must not `$set` an `_id`.
+        collection(ref).insert_many([{**row, "_id": key(row)} for row in rows], ordered=False)
     except BulkWriteError as exc:
         details = exc.details
         errors = details.get("writeErrors", [])
