@@ -2,14 +2,21 @@
 
     python -m petrosa_dm.testing.services .venv/bin/python bench/api.py [--rows 500000] [--requests 60]
 
+(`BENCH_API_ROWS` sets the default of --rows, e.g. for a quick local run; the issue's figure is on 500,000.)
+
 Loads `--rows` 1m candles into `candles_BENCHUSDT_1m` through bench/candles.py (an already loaded collection is
 reused and topped up to the current minute, so it looks like a live one), records its catalog entry, starts gunicorn
 on loopback against the same stores, and prints p50/p99 of:
   api       GET /data/candles?pair=BENCHUSDT&period=1m&limit=1000 (HTTP, Django, DRF, orjson)
-  direct    the same MongoDB reads the endpoint makes, with pymongo, decoded into dicts
+  direct    the same MongoDB read the endpoint makes (same query, no projection, as the endpoint), with pymongo,
+            decoded into dicts
+  excluded  the same read with the `{_id: False}` projection the endpoint used before (context)
+  format    direct, then every row through the endpoint's row formatter (decoding and formatting, no HTTP)
+  raw       the same as format with bson.RawBSONDocument rows (lazy decoding), to see whether it pays
   estimate  estimated_document_count(): the unfiltered `total` the endpoint takes from the catalog instead
   naive     find({}).sort(open_time, -1).limit(1000): the query without the endpoint's index range
-Target: api p99 <= 1.5 x direct p99. To reuse a loaded collection across runs, point MONGODB_URL at a server
+Targets: api p50 <= 1.2 x direct p50 and api p99 <= 1.5 x direct p99, interleaved in the same run.
+To reuse a loaded collection across runs, point MONGODB_URL at a server
 with on-disk storage (`secantusd-py --port 27555 --storage-path var/bench-mongo`).
 """
 
@@ -33,6 +40,8 @@ import django  # noqa: E402
 
 django.setup()
 
+from bson.codec_options import CodecOptions  # noqa: E402
+from bson.raw_bson import RawBSONDocument  # noqa: E402
 from candles import REF, ensure_loaded  # noqa: E402  (bench/ is on sys.path)
 from django.core.management import call_command  # noqa: E402
 from figures import record  # noqa: E402
@@ -41,6 +50,7 @@ from pymongo import DESCENDING  # noqa: E402
 from catalog.models import Dataset  # noqa: E402
 from catalog.services import dataset_ensure  # noqa: E402
 from ingestion import selectors  # noqa: E402
+from ingestion.api.rows import row_formatter  # noqa: E402
 from petrosa_dm.market.timeutils import utcnow  # noqa: E402
 from petrosa_dm.testing.services import free_port  # noqa: E402
 
@@ -82,7 +92,7 @@ def report(label: str, samples: list[float]) -> tuple[float, float]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rows", type=int, default=500_000)
+    parser.add_argument("--rows", type=int, default=int(os.environ.get("BENCH_API_ROWS", 500_000)))
     parser.add_argument("--requests", type=int, default=60)
     parser.add_argument("--naive", type=int, default=1, help="samples of the naive and estimate reads (0: skip)")
     args = parser.parse_args()
@@ -106,12 +116,28 @@ def main() -> int:
 
     target = selectors.series_collection(ref=REF)
 
-    def direct() -> None:
+    raw_target = target.with_options(codec_options=CodecOptions(document_class=RawBSONDocument, tz_aware=True))
+    formatter = row_formatter(REF.data_type, "open_time")
+
+    def page(collection, projection=None) -> list:
         # The page read the endpoint issues: the newest 1,001 candles (one more tells has_next) in the grid window
-        # just before now, on the open_time index, decoded into dicts.
+        # just before now, on the open_time index.
         query = selectors.recent_candles_query(ref=REF, query={}, end=None, wanted=1001)
-        rows = list(target.find(query, projection={"_id": False}, sort=[("open_time", DESCENDING)], limit=1001))
+        rows = list(collection.find(query, projection=projection, sort=[("open_time", DESCENDING)], limit=1001))
         assert len(rows) == 1001
+        return rows
+
+    def direct() -> None:
+        page(target)
+
+    def excluded() -> None:
+        page(target, {"_id": False})
+
+    def formatted() -> None:
+        list(map(formatter, page(target)))
+
+    def raw() -> None:
+        list(map(formatter, page(raw_target)))
 
     def estimate() -> None:
         target.estimated_document_count()
@@ -126,13 +152,23 @@ def main() -> int:
         for _ in range(args.requests):  # interleaved, so load from other processes hits both alike
             api_samples += timed(api, 1)
             direct_samples += timed(direct, 1)
-        _, api_p99 = report("api", api_samples)
-        _, direct_p99 = report("direct", direct_samples)
+        api_p50, api_p99 = report("api", api_samples)
+        direct_p50, direct_p99 = report("direct", direct_samples)
+        context = {name: [] for name in ("excluded", "format", "raw")}
+        for _ in range(max(args.requests // 3, 3)):
+            for name, call in (("excluded", excluded), ("format", formatted), ("raw", raw)):
+                context[name] += timed(call, 1)
+        for name, samples in context.items():
+            report(name, samples)
         if args.naive:
             report("estimate", timed(estimate, args.naive))
             report("naive", timed(naive, args.naive))
+        label = f"/data/candles?limit=1000 on {size:,} candles"
         record(
-            "api: p99 of /data/candles?limit=1000 / direct pymongo p99", api_p99 / direct_p99, 1.5, "x", better="lower"
+            f"api: p50 of {label}", api_p50, 1.2 * direct_p50, "ms", better="lower", reference=("direct", direct_p50)
+        )
+        record(
+            f"api: p99 of {label}", api_p99, 1.5 * direct_p99, "ms", better="lower", reference=("direct", direct_p99)
         )
     finally:
         server.terminate()

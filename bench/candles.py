@@ -11,6 +11,7 @@ from bson import Decimal128
 from pymongo import DESCENDING
 
 from ingestion import store
+from ingestion.keys import keyed_collection, row_id
 from petrosa_dm.market.intervals import floor_to_grid
 from petrosa_dm.market.naming import series
 
@@ -48,7 +49,8 @@ def insert(target, open_times: list[datetime]) -> None:
     started = time.perf_counter()
     for offset in range(0, len(open_times), BATCH):
         chunk = open_times[offset : offset + BATCH]
-        target.insert_many([candle(t, offset + i) for i, t in enumerate(chunk)], ordered=False)
+        rows = [candle(t, offset + i) for i, t in enumerate(chunk)]
+        target.insert_many([{"_id": row_id(REF.data_type, row), **row} for row in rows], ordered=False)
         done = offset + len(chunk)
         if done % 100_000 < BATCH or done == len(open_times):
             elapsed = time.perf_counter() - started
@@ -60,7 +62,7 @@ def ensure_loaded(rows: int):
     target = store.collection(REF)
     now = floor_to_grid(datetime.now(UTC), "1m")
     present = target.estimated_document_count()
-    if present >= rows:
+    if present >= rows and keyed_collection(target, REF.data_type):
         newest = target.find_one({}, projection={"open_time": True}, sort=[("open_time", DESCENDING)])["open_time"]
         print(f"reusing {present:,} candles of {REF.collection}")
     else:

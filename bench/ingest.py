@@ -4,17 +4,23 @@
 
 (the wrapper starts the embedded MongoDB-compatible server and nats-server when MONGODB_URL / NATS_URL are unset)
 
-Figures, all measured in this run:
-1. the store's raw bulk-insert rate (insert_many without indexes, and the real write path with its unique indexes);
-2. messages/s through the pipeline (JetStream fetch, parse, group, ack) with the store replaced by a null sink: one
+Figures, all measured in this run, each printed with the load average at that moment:
+1. the store's raw bulk-insert rate for the largest series (keys in `_id`, no secondary index, and the write path
+   with its indexes), for context;
+2. the store's own bulk write of exactly the rows of the end-to-end messages: parsed beforehand in batches of the
+   consumer's size, then the write path's operations sent with pymongo's bulk_write, one after another, into the
+   same collections with the same indexes. It is the ceiling the consumer is measured against;
+3. messages/s through the pipeline (JetStream fetch, parse, group, ack) with the store replaced by a null sink: one
    consumer process, and one per core on the same durable (as replicas scale out; the target is for the machine);
-3. messages/s end-to-end into the store (fetch, parse, write, ack);
-4. publish-to-stored latency p50/p99 with `manage.py replay --rate 1000 --envelope` publishing in another process.
-In 2 and 3 the messages are published first and the consumer drains them, so the figure is the consumer's.
+4. messages/s end-to-end into the store (fetch, parse, write, ack), one consumer process and two on the shared
+   durable, each as a ratio to 2;
+5. publish-to-stored latency p50/p99 with `manage.py replay --rate 1000 --envelope` publishing in another process.
+In 3 and 4 the messages are published first and the consumers drain them, so the figure is the consumers'.
 """
 
 import argparse
 import asyncio
+import contextlib
 import gzip
 import multiprocessing
 import os
@@ -38,11 +44,13 @@ django.setup()
 
 from django.core.management import call_command  # noqa: E402
 from figures import record  # noqa: E402  (bench/ is on sys.path)
-from pymongo import InsertOne  # noqa: E402
+from pymongo import ASCENDING, InsertOne  # noqa: E402
+from pymongo.errors import BulkWriteError  # noqa: E402
 
 from ingestion import store  # noqa: E402
 from ingestion.batches import Batch, batch_parse  # noqa: E402
 from ingestion.consumer import Consumer, ConsumerOptions, ensure_durable, ensure_stream, tune_gc  # noqa: E402
+from ingestion.keys import key_fields, row_id  # noqa: E402
 from ingestion.store import WriteResult  # noqa: E402
 from petrosa_dm import mongo  # noqa: E402
 from petrosa_dm.market.timeutils import utcnow  # noqa: E402
@@ -60,24 +68,58 @@ def drop_series(database) -> None:
     store.forget_indexes()
 
 
-def store_raw_rates(payloads: list[bytes], batch_size: int) -> tuple[float, float]:
+def _timed_inserts(target, rows: list[dict], batch_size: int) -> float:
+    started = time.perf_counter()
+    for start in range(0, len(rows), batch_size):
+        target.bulk_write([InsertOne(dict(row)) for row in rows[start : start + batch_size]], ordered=False)
+    return len(rows) / (time.perf_counter() - started)
+
+
+def store_raw_rates(payloads: list[bytes], batch_size: int) -> tuple[str, float, float, float]:
+    """The largest series' rows (up to 5,000) inserted three ways: keys in `_id` and no index; the old layout
+    (ObjectId `_id`, a unique index on the key, the time index); the write path (keys in `_id`, the time index)."""
     batch = batch_parse(payloads=[(payload, "bench") for payload in payloads], ingested_at=utcnow())
     ref, rows = max(batch.rows.items(), key=lambda item: len(item[1]))
     rows = rows[:5000]
     database = mongo.database()
     drop_series(database)
-    scratch = database["bench_raw_insert"]
-    started = time.perf_counter()
-    for start in range(0, len(rows), batch_size):
-        scratch.bulk_write([InsertOne(dict(row)) for row in rows[start : start + batch_size]], ordered=False)
-    raw = len(rows) / (time.perf_counter() - started)
+    raw = _timed_inserts(
+        database["bench_raw_insert"], [{**row, "_id": row_id(ref.data_type, row)} for row in rows], batch_size
+    )
+    old = database["bench_old_layout"]
+    store.ensure_indexes(old, ref.data_type)
+    old.create_index([(name, ASCENDING) for name in key_fields(ref.data_type)], unique=True)
+    old_rate = _timed_inserts(old, rows, batch_size)
     store.collection(ref)  # indexes built before timing
     started = time.perf_counter()
     for start in range(0, len(rows), batch_size):
         store.write_rows(ref, [dict(row) for row in rows[start : start + batch_size]])
     indexed = len(rows) / (time.perf_counter() - started)
     drop_series(database)
-    return raw, indexed
+    return ref.collection, raw, old_rate, indexed
+
+
+def store_own_rate(payloads: list[bytes], batch_size: int) -> tuple[float, float, int]:
+    """The store's own bulk write of the rows these messages become (figure 2); returns (msg/s, docs/s, rows)."""
+    database = mongo.database()
+    drop_series(database)
+    writes = []
+    rows = 0
+    for start in range(0, len(payloads), batch_size):
+        chunk = [(payload, "bench") for payload in payloads[start : start + batch_size]]
+        batch = batch_parse(payloads=chunk, ingested_at=utcnow())
+        rows += batch.row_count
+        # Collections and their indexes are made before timing, as a running consumer finds them.
+        for ref, series in batch.rows.items():
+            writes.append((store.collection(ref), store.bulk_operations(ref.data_type, series)))
+    started = time.perf_counter()
+    for target, operations in writes:
+        # A duplicate (a late candle update) is an error the consumer's write meets too: same work for the store.
+        with contextlib.suppress(BulkWriteError):
+            target.bulk_write(operations, ordered=False)
+    elapsed = time.perf_counter() - started
+    drop_series(database)
+    return len(payloads) / elapsed, rows / elapsed, rows
 
 
 def bench_options(batch_size: int, linger_ms: float) -> ConsumerOptions:
@@ -142,19 +184,20 @@ async def drain(options: ConsumerOptions, expected: int, *, null_sink: bool) -> 
     return expected / elapsed
 
 
-def _null_sink_replica(options: ConsumerOptions, ready, go, counter, expected: int) -> None:
-    """One consumer process with a null sink (run in a child); stops once all replicas together saw `expected`."""
+def _replica(options: ConsumerOptions, ready, go, counter, expected: int, null_sink: bool) -> None:
+    """One consumer process (run in a child); stops once all replicas together saw `expected`."""
     tune_gc()
-    asyncio.run(_null_sink_replica_run(options, ready, go, counter, expected))
+    asyncio.run(_replica_run(options, ready, go, counter, expected, null_sink))
 
 
-async def _null_sink_replica_run(options, ready, go, counter, expected: int) -> None:
+async def _replica_run(options, ready, go, counter, expected: int, null_sink: bool) -> None:
     consumer = Consumer(options)
 
     async def sink(batch: Batch) -> WriteResult:
+        result = WriteResult(inserted=batch.row_count) if null_sink else await consumer.store_batch(batch)
         with counter.get_lock():
             counter.value += batch.messages
-        return WriteResult(inserted=batch.row_count)
+        return result
 
     consumer.sink = sink
     ready.set()
@@ -166,13 +209,13 @@ async def _null_sink_replica_run(options, ready, go, counter, expected: int) -> 
     await running
 
 
-async def drain_replicas(options: ConsumerOptions, expected: int, replicas: int) -> float:
+async def drain_replicas(options: ConsumerOptions, expected: int, replicas: int, *, null_sink: bool = True) -> float:
     """`replicas` consumer processes on the one durable, as a scaled-out deployment runs; returns messages/s."""
     context = multiprocessing.get_context("spawn")
     go, counter = context.Event(), context.Value("q", 0)
     readies = [context.Event() for _ in range(replicas)]
     processes = [
-        context.Process(target=_null_sink_replica, args=(options, ready, go, counter, expected)) for ready in readies
+        context.Process(target=_replica, args=(options, ready, go, counter, expected, null_sink)) for ready in readies
     ]
     for process in processes:
         process.start()
@@ -229,9 +272,17 @@ async def main(arguments: argparse.Namespace) -> None:
     payloads = load_capture(max(arguments.limit, pipeline_count))
     print(f"capture: {CAPTURE.name}, {len(payloads)} messages loaded; batch size {arguments.batch_size}")
 
-    raw, indexed = await asyncio.to_thread(store_raw_rates, payloads, arguments.batch_size)
-    print(f"store raw bulk insert, no indexes:              {raw:9,.0f} docs/s")
-    print(f"store write path (unique + time indexes):       {indexed:9,.0f} docs/s")
+    name, raw, old, indexed = await asyncio.to_thread(store_raw_rates, payloads, arguments.batch_size)
+    print(f"store raw bulk insert, keys in _id, no index:   {raw:9,.0f} docs/s   ({name} rows)")
+    print(f"old layout (ObjectId, unique key + time index): {old:9,.0f} docs/s")
+    print(f"store write path (keys in _id + time index):    {indexed:9,.0f} docs/s")
+    record(
+        f"ingest: (context) the store's write path, {name} rows",
+        indexed,
+        5_000,
+        "docs/s",
+        reference=("the old layout (ObjectId _id + unique key index)", old),
+    )
 
     options = bench_options(arguments.batch_size, arguments.linger_ms)
     publish_rate = await prepare(options, payloads[:pipeline_count])
@@ -239,7 +290,13 @@ async def main(arguments: argparse.Namespace) -> None:
     await delete_stream(options)
     print(f"publish (core NATS, one process):               {publish_rate:9,.0f} msg/s")
     print(f"pipeline, null sink, 1 process ({pipeline_count:,} msgs): {single:9,.0f} msg/s")
-    record("ingest: (context) pipeline with a null sink, 1 process", single, 50_000, "msg/s")
+    record(
+        "ingest: (context) pipeline with a null sink, 1 process",
+        single,
+        50_000,
+        "msg/s",
+        reference=("the publisher", publish_rate),
+    )
 
     replicas = arguments.replicas or os.cpu_count() or 1
     options = bench_options(arguments.batch_size, arguments.linger_ms)
@@ -249,16 +306,39 @@ async def main(arguments: argparse.Namespace) -> None:
     print(f"pipeline, null sink, {replicas} processes:             {rate:9,.0f} msg/s   (target >= 50,000)")
     record(f"ingest: pipeline with a null sink, {replicas} processes", rate, 50_000, "msg/s")
 
-    drop_series(database)
+    # The store's own rate is measured just before and just after the end-to-end runs, and their mean is the
+    # reference: on a shared machine the load moves between minutes, and this keeps both sides in the same minutes.
+    count = arguments.limit
+    end_to_end = payloads[:count]
+    before = await asyncio.to_thread(store_own_rate, end_to_end, arguments.batch_size)
     options = bench_options(arguments.batch_size, arguments.linger_ms)
-    await prepare(options, payloads[: arguments.limit])
-    rate = await drain(options, arguments.limit, null_sink=False)
+    await prepare(options, end_to_end)
+    single = await drain(options, count, null_sink=False)
     await delete_stream(options)
     stored = sum(database[name].estimated_document_count() for name in database.list_collection_names())
-    print(f"end-to-end into the store ({arguments.limit:,} msgs):      {rate:9,.0f} msg/s   (target >= 5,000)")
-    print(f"  rows stored: {stored:,}")
-    record("ingest: end-to-end into the store", rate, 5_000, "msg/s")
-    record("ingest: (context) the store's own write path, same run", indexed, 5_000, "docs/s")
+    drop_series(database)
+    options = bench_options(arguments.batch_size, arguments.linger_ms)
+    await prepare(options, end_to_end)
+    double = await drain_replicas(options, count, 2, null_sink=False)
+    await delete_stream(options)
+    drop_series(database)
+    after = await asyncio.to_thread(store_own_rate, end_to_end, arguments.batch_size)
+    own_rate, own_docs = (before[0] + after[0]) / 2, (before[1] + after[1]) / 2
+    print(
+        f"store's own bulk write of the same {before[2]:,} rows ({count:,} msgs): {before[0]:,.0f} then "
+        f"{after[0]:,.0f} msg/s ({own_docs:,.0f} docs/s)"
+    )
+    print(f"  rows stored end to end: {stored:,}")
+    reference = ("the store's own bulk write of the same rows", own_rate)
+    record(f"ingest: end-to-end, 1 consumer ({count:,} msgs)", single, 5_000, "msg/s", reference=reference)
+    record(
+        f"ingest: end-to-end, 2 consumer processes ({count:,} msgs)",
+        double,
+        5_000,
+        "msg/s",
+        reference=reference,
+    )
+    record("ingest: (context) the store's own bulk write of the same rows", own_docs, 10_000, "docs/s")
 
     drop_series(database)
     options = bench_options(arguments.batch_size, arguments.linger_ms)

@@ -1,7 +1,10 @@
-"""`make bench`: run every benchmark script and print one table of figure, measured, target and ratio.
+"""`make bench`: run every benchmark script, print one table and write it into docs/benchmarks.md.
 
 Each script runs as its own process against the services `make bench` started (see petrosa_dm.testing.services)
-and records its figures through bench/figures.py.
+and records its figures through bench/figures.py: measured, target, the ratio to the target, the same-run ratio to
+its reference (the store's own bulk write, the same query through pymongo) and the load average when measured.
+The table replaces what lies between the two markers of docs/benchmarks.md, so the page never shows a figure of an
+older run next to a newer one. `python bench/run_all.py api.py` runs (and writes) only the scripts named.
 """
 
 import json
@@ -11,12 +14,15 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 from figures import number  # bench/ is on sys.path when a bench script runs
 
 BENCH = Path(__file__).resolve().parent
 SCRIPTS = ("ingest.py", "api.py", "audit.py", "backfill.py", "analytics.py")
+PAGE = BENCH.parent / "docs" / "benchmarks.md"
+START, END = "<!-- bench:start (written by `make bench`) -->", "<!-- bench:end -->"
 
 
 def machine() -> str:
@@ -37,8 +43,16 @@ def run(script: str, figures_file: str) -> float:
     return time.monotonic() - started
 
 
+def same_run(entry: dict) -> str:
+    if not entry.get("reference"):
+        return ""
+    ratio = entry.get("same_run_ratio")
+    shown = number(ratio) if ratio is not None else "n/a"
+    return f"{shown} x {entry['reference']} ({number(entry['reference_value'])} {entry['unit']})"
+
+
 def table(figures: list[dict]) -> str:
-    rows = [("figure", "measured", "target", "ratio")]
+    rows = [("figure", "measured", "target", "ratio to target", "same-run ratio", "load average 1/5/15 min")]
     for entry in figures:
         sign = ">=" if entry["better"] == "higher" else "<="
         rows.append(
@@ -47,9 +61,11 @@ def table(figures: list[dict]) -> str:
                 f"{number(entry['measured'])} {entry['unit']}",
                 f"{sign} {number(entry['target'])} {entry['unit']}",
                 number(entry["ratio"]) + ("" if entry["ratio"] >= 1 else " (missed)"),
+                same_run(entry),
+                entry.get("load", ""),
             )
         )
-    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = ["| " + " | ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)) + " |" for row in rows]
     lines.insert(1, "|" + "|".join("-" * (width + 2) for width in widths) + "|")
     return "\n".join(lines)
@@ -60,10 +76,25 @@ def main() -> int:
     with tempfile.NamedTemporaryFile("r", suffix=".jsonl") as figures_file:
         durations = {script: run(script, figures_file.name) for script in scripts}
         figures = [json.loads(line) for line in Path(figures_file.name).read_text().splitlines() if line]
-    print(f"\nmachine: {machine()}")
-    print("run time: " + ", ".join(f"{script} {seconds:.0f} s" for script, seconds in durations.items()))
+    summary = (
+        f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC by `make bench` ({' '.join(scripts)}); machine: {machine()}; "
+        "run time: " + ", ".join(f"{script} {seconds:.0f} s" for script, seconds in durations.items()) + "."
+    )
+    print(f"\n{summary}")
     print(table(figures))
+    write_page(f"{summary}\n\n{table(figures)}")
     return 0
+
+
+def write_page(block: str) -> None:
+    """Replace the table between the markers of docs/benchmarks.md (the page's prose stays as written)."""
+    text = PAGE.read_text() if PAGE.exists() else f"# Benchmarks\n\n{START}\n{END}\n"
+    if START not in text or END not in text:
+        text = f"{text.rstrip()}\n\n{START}\n{END}\n"
+    head, rest = text.split(START, 1)
+    tail = rest.split(END, 1)[1]
+    PAGE.write_text(f"{head}{START}\n{block}\n{END}{tail}")
+    print(f"wrote {PAGE.relative_to(BENCH.parent)}")
 
 
 if __name__ == "__main__":

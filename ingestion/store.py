@@ -74,7 +74,8 @@ def forget_indexes() -> None:
     forget_keyed()
 
 
-def _operations(data_type: DataType, rows: Iterable[dict]) -> list:
+def bulk_operations(data_type: DataType, rows: Iterable[dict]) -> list:
+    """The bulk-write operations that store `rows` (bench/ingest.py times them against the whole pipeline)."""
     key = id_builder(data_type)
     version = VERSION_FIELD.get(data_type)
     if version is None:
@@ -111,7 +112,7 @@ def write_rows(ref: SeriesRef, rows: list[dict], *, mostly_new: bool = False) ->
         return _insert_then_upsert(ref, rows)
     target = collection(ref)
     try:
-        result = target.bulk_write(_operations(ref.data_type, rows), ordered=False)
+        result = target.bulk_write(bulk_operations(ref.data_type, rows), ordered=False)
     except BulkWriteError as exc:
         details = exc.details
         errors = details.get("writeErrors", [])
