@@ -164,12 +164,10 @@ def main() -> int:
             report("estimate", timed(estimate, args.naive))
             report("naive", timed(naive, args.naive))
         label = f"/data/candles?limit=1000 on {size:,} candles"
-        record(
-            f"api: p50 of {label}", api_p50, 1.2 * direct_p50, "ms", better="lower", reference=("direct", direct_p50)
-        )
-        record(
-            f"api: p99 of {label}", api_p99, 1.5 * direct_p99, "ms", better="lower", reference=("direct", direct_p99)
-        )
+        for name, measured, allowed, baseline in (("p50", api_p50, 1.2, direct_p50), ("p99", api_p99, 1.5, direct_p99)):
+            # The target is a ratio: `allowed` times the direct read's figure, measured interleaved with the API's.
+            reference = (f"direct pymongo {name}, same query and projection", baseline)
+            record(f"api: {name} of {label}", measured, allowed * baseline, "ms", better="lower", reference=reference)
     finally:
         server.terminate()
         server.wait(timeout=30)

@@ -34,14 +34,16 @@ def record(
     *,
     better: str = "higher",
     reference: tuple[str, float] | None = None,
+    load: str | None = None,
 ) -> None:
-    """Print and record one figure; `reference` is (what, value in the same unit) measured in the same run."""
+    """Print and record one figure; `reference` is (what, value in the same unit) measured in the same run, `load`
+    the load average taken when the figure was measured (default: now)."""
     if better not in ("higher", "lower"):
         raise ValueError("better must be 'higher' or 'lower'")
     ratio = measured / target if better == "higher" else target / measured if measured else float("inf")
     sign = ">=" if better == "higher" else "<="
     verdict = "met" if ratio >= 1 else "MISSED"
-    load = load_average()
+    load = load or load_average()
     compared = ""
     entry = {"figure": figure, "measured": measured, "target": target, "unit": unit, "better": better, "load": load}
     if reference is not None:

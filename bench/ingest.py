@@ -43,7 +43,7 @@ import django  # noqa: E402
 django.setup()
 
 from django.core.management import call_command  # noqa: E402
-from figures import record  # noqa: E402  (bench/ is on sys.path)
+from figures import load_average, record  # noqa: E402  (bench/ is on sys.path)
 from pymongo import ASCENDING, InsertOne  # noqa: E402
 from pymongo.errors import BulkWriteError  # noqa: E402
 
@@ -160,16 +160,22 @@ async def delete_stream(options: ConsumerOptions) -> None:
     await nc.close()
 
 
-async def drain(options: ConsumerOptions, expected: int, *, null_sink: bool) -> float:
-    """Run a consumer until `expected` messages went through its sink; returns messages/s."""
+async def drain(options: ConsumerOptions, expected: int, *, null_sink: bool, steady: bool = False) -> float:
+    """Run a consumer until `expected` messages went through its sink; returns messages/s.
+
+    `steady` counts from the end of the first batch: the consumer's start (connecting, binding the durable, the
+    first fetch) is left out, as the store's own rate leaves out making its collections."""
     seen = 0
+    first: tuple[float, int] | None = None
     done = asyncio.Event()
     consumer = Consumer(options)
 
     async def sink(batch: Batch) -> WriteResult:
-        nonlocal seen
+        nonlocal seen, first
         result = WriteResult(inserted=batch.row_count) if null_sink else await consumer.store_batch(batch)
         seen += batch.messages
+        if first is None:
+            first = (time.perf_counter(), seen)
         if seen >= expected:
             done.set()
         return result
@@ -178,10 +184,12 @@ async def drain(options: ConsumerOptions, expected: int, *, null_sink: bool) -> 
     started = time.perf_counter()
     running = asyncio.create_task(consumer.run())
     await done.wait()
-    elapsed = time.perf_counter() - started
+    ended = time.perf_counter()
     consumer.stop()
     await running
-    return expected / elapsed
+    if steady and first is not None and seen > first[1]:
+        return (seen - first[1]) / (ended - first[0])
+    return expected / (ended - started)
 
 
 def _replica(options: ConsumerOptions, ready, go, counter, expected: int, null_sink: bool) -> None:
@@ -209,8 +217,11 @@ async def _replica_run(options, ready, go, counter, expected: int, null_sink: bo
     await running
 
 
-async def drain_replicas(options: ConsumerOptions, expected: int, replicas: int, *, null_sink: bool = True) -> float:
-    """`replicas` consumer processes on the one durable, as a scaled-out deployment runs; returns messages/s."""
+async def drain_replicas(
+    options: ConsumerOptions, expected: int, replicas: int, *, null_sink: bool = True, steady: bool = False
+) -> float:
+    """`replicas` consumer processes on the one durable, as a scaled-out deployment runs; returns messages/s
+    (`steady`: from the first stored batch on, as in `drain`)."""
     context = multiprocessing.get_context("spawn")
     go, counter = context.Event(), context.Value("q", 0)
     readies = [context.Event() for _ in range(replicas)]
@@ -223,12 +234,17 @@ async def drain_replicas(options: ConsumerOptions, expected: int, replicas: int,
         await asyncio.to_thread(ready.wait)
     started = time.perf_counter()
     go.set()
-    while counter.value < expected:
+    first: tuple[float, int] | None = None
+    while (count := counter.value) < expected:
+        if first is None and count:
+            first = (time.perf_counter(), count)
         await asyncio.sleep(0.005)
-    elapsed = time.perf_counter() - started
+    ended = time.perf_counter()
     for process in processes:
         await asyncio.to_thread(process.join)
-    return expected / elapsed
+    if steady and first is not None:
+        return (count - first[1]) / (ended - first[0])
+    return expected / (ended - started)
 
 
 async def latency(options: ConsumerOptions, seconds: float, rate: int) -> tuple[list[float], float]:
@@ -313,13 +329,15 @@ async def main(arguments: argparse.Namespace) -> None:
     before = await asyncio.to_thread(store_own_rate, end_to_end, arguments.batch_size)
     options = bench_options(arguments.batch_size, arguments.linger_ms)
     await prepare(options, end_to_end)
-    single = await drain(options, count, null_sink=False)
+    single = await drain(options, count, null_sink=False, steady=True)
+    single_load = load_average()
     await delete_stream(options)
     stored = sum(database[name].estimated_document_count() for name in database.list_collection_names())
     drop_series(database)
     options = bench_options(arguments.batch_size, arguments.linger_ms)
     await prepare(options, end_to_end)
-    double = await drain_replicas(options, count, 2, null_sink=False)
+    double = await drain_replicas(options, count, 2, null_sink=False, steady=True)
+    double_load = load_average()
     await delete_stream(options)
     drop_series(database)
     after = await asyncio.to_thread(store_own_rate, end_to_end, arguments.batch_size)
@@ -330,13 +348,21 @@ async def main(arguments: argparse.Namespace) -> None:
     )
     print(f"  rows stored end to end: {stored:,}")
     reference = ("the store's own bulk write of the same rows", own_rate)
-    record(f"ingest: end-to-end, 1 consumer ({count:,} msgs)", single, 5_000, "msg/s", reference=reference)
+    record(
+        f"ingest: end-to-end, 1 consumer ({count:,} msgs)",
+        single,
+        5_000,
+        "msg/s",
+        reference=reference,
+        load=single_load,
+    )
     record(
         f"ingest: end-to-end, 2 consumer processes ({count:,} msgs)",
         double,
         5_000,
         "msg/s",
         reference=reference,
+        load=double_load,
     )
     record("ingest: (context) the store's own bulk write of the same rows", own_docs, 10_000, "docs/s")
 
