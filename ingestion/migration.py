@@ -82,6 +82,7 @@ def collection_migrate(
         target.drop_index(name)
         result.indexes_dropped.append(name)
     store.ensure_indexes(target, ref.data_type)
+    store.forget_legacy(target)
     required = (*key_fields(ref.data_type), *filter(None, [store.VERSION_FIELD.get(ref.data_type)]))
     cursor = target.find({"_id": OBJECT_ID_RANGE}, sort=[("_id", 1)], batch_size=batch_size)
     batch: list[dict] = []

@@ -9,18 +9,19 @@ arriving late collides with the stored `_id` instead and is counted as a duplica
 delivery therefore leave the same stored state.
 """
 
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from pymongo import ASCENDING, DESCENDING, IndexModel, InsertOne, UpdateOne
 from pymongo.collection import Collection
-from pymongo.errors import BulkWriteError
+from pymongo.errors import BulkWriteError, OperationFailure
 
 from petrosa_dm import mongo
 from petrosa_dm.market.naming import DataType, SeriesRef
 
 from .documents import index_specs
-from .keys import forget_keyed, id_builder
+from .keys import forget_keyed, id_builder, key_fields
 
 DUPLICATE_KEY = 11000
 # Versioned types: which field orders the versions of one key.
@@ -30,7 +31,10 @@ VERSION_FIELD = {
     DataType.ANALYTICS: "computed_at",
 }
 
+INDEX_CONFLICTS = (85, 86)  # IndexOptionsConflict, IndexKeySpecsConflict
 _indexed: set[tuple[str, str]] = set()
+_legacy: set[tuple[str, str]] = set()
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -55,27 +59,54 @@ def collection(ref: SeriesRef) -> Collection:
     database = mongo.database()
     marker = (database.name, ref.collection)
     if marker not in _indexed:
-        ensure_indexes(database[ref.collection], ref.data_type)
+        if not ensure_indexes(database[ref.collection], ref.data_type):
+            _legacy.add(marker)
         _indexed.add(marker)
     return database[ref.collection]
 
 
-def ensure_indexes(target: Collection, data_type: DataType) -> None:
+def ensure_indexes(target: Collection, data_type: DataType) -> bool:
+    """Build the type's indexes; False when the collection still has the unique key index of the layout before
+    keys moved into `_id` (`manage.py migrate_store` has not run on it), which is then kept as it is."""
     models = []
     for spec in index_specs(data_type):
         keys = [(field, ASCENDING if direction == 1 else DESCENDING) for field, direction in spec["fields"]]
         models.append(IndexModel(keys, unique=bool(spec.get("unique"))))
-    target.create_indexes(models)
+    try:
+        target.create_indexes(models)
+        return True
+    except OperationFailure as exc:
+        if exc.code not in INDEX_CONFLICTS:
+            raise
+    # A time index the old layout made unique (candles, funding, mark prices, tickers): keep it until migrated.
+    unique = {tuple(index["key"]) for index in target.index_information().values() if index.get("unique")}
+    target.create_indexes([model for model in models if tuple(model.document["key"].items()) not in unique])
+    logger.warning("collection %s has the pre-migration unique index: run manage.py migrate_store", target.name)
+    return False
+
+
+def forget_legacy(target: Collection) -> None:
+    """The collection was migrated (`ingestion.migration`): write it the keyed way from now on."""
+    _legacy.discard((target.database.name, target.name))
+
+
+def is_legacy(target: Collection) -> bool:
+    """Whether this process found the collection in the layout before keys moved into `_id`."""
+    return (target.database.name, target.name) in _legacy
 
 
 def forget_indexes() -> None:
     """Forget which collections were indexed or seen keyed (after collections are dropped, e.g. between tests)."""
     _indexed.clear()
+    _legacy.clear()
     forget_keyed()
 
 
-def bulk_operations(data_type: DataType, rows: Iterable[dict]) -> list:
-    """The bulk-write operations that store `rows` (bench/ingest.py times them against the whole pipeline)."""
+def bulk_operations(data_type: DataType, rows: Iterable[dict], *, legacy: bool = False) -> list:
+    """The bulk-write operations that store `rows` (bench/ingest.py times them against the whole pipeline).
+
+    `legacy` (a collection not migrated yet) matches versioned rows by their key fields, so a stored row with an
+    ObjectId `_id` is still updated in place; a new row gets its key as `_id`. Correct on both layouts."""
     key = id_builder(data_type)
     version = VERSION_FIELD.get(data_type)
     if version is None:
@@ -85,6 +116,16 @@ def bulk_operations(data_type: DataType, rows: Iterable[dict]) -> list:
             row["_id"] = key(row)
             operations.append(InsertOne(row))
         return operations
+    if legacy:
+        fields = key_fields(data_type)
+        return [
+            UpdateOne(
+                {**{name: row[name] for name in fields}, version: {"$lt": row[version]}},
+                {"$set": _without_id(row), "$setOnInsert": {"_id": key(row)}},
+                upsert=True,
+            )
+            for row in rows
+        ]
     # An upsert takes its `_id` from the filter; `$set` must not name `_id`.
     return [
         UpdateOne({"_id": key(row), version: {"$lt": row[version]}}, {"$set": _without_id(row)}, upsert=True)
@@ -112,7 +153,8 @@ def write_rows(ref: SeriesRef, rows: list[dict], *, mostly_new: bool = False) ->
         return _insert_then_upsert(ref, rows)
     target = collection(ref)
     try:
-        result = target.bulk_write(bulk_operations(ref.data_type, rows), ordered=False)
+        operations = bulk_operations(ref.data_type, rows, legacy=is_legacy(target))
+        result = target.bulk_write(operations, ordered=False)
     except BulkWriteError as exc:
         details = exc.details
         errors = details.get("writeErrors", [])

@@ -187,6 +187,25 @@ def test_the_write_path_after_migration_still_rejects_duplicates_and_keeps_the_n
     assert mongo_db[CANDLES.collection].find_one({"_id": moment})["close"] == Decimal128("61990.00")
 
 
+def test_before_migration_the_write_path_keeps_the_old_collections_correct(mongo_db):
+    load_old_store(mongo_db)
+    moment = grid(T0, 48)[-1] + timedelta(hours=1)  # the open candle, stored with an ObjectId
+    stored = mongo_db[CANDLES.collection].find_one({"open_time": moment})
+    newer = candle_row(moment, close="62000.00") | {"closed": False, "event_time": stored["event_time"] + timedelta(1)}
+    older = candle_row(moment, close="1.0") | {"closed": False, "event_time": stored["event_time"] - timedelta(1)}
+    assert store.write_rows(CANDLES, [newer]).updated == 1  # updated in place, not lost to the old unique index
+    assert store.write_rows(CANDLES, [older]).duplicates == 1
+    assert store.write_rows(TRADES, [trade_row(5), trade_row(200)]).duplicates == 1
+    candle = mongo_db[CANDLES.collection].find_one({"open_time": moment})
+    assert candle["_id"] == stored["_id"] and candle["close"] == Decimal128("62000.00")
+    assert mongo_db[TRADES.collection].find_one({"trade_id": 200})["_id"] == trade_key("aggTrade", 200)
+
+    migrate()
+    assert mongo_db[CANDLES.collection].find_one({"_id": moment})["close"] == Decimal128("62000.00")
+    assert mongo_db[TRADES.collection].count_documents({"trade_id": 200}) == 1
+    assert not mongo_db[TRADES.collection].find_one({"_id": {"$type": "objectId"}})
+
+
 def test_an_interrupted_run_resumes_without_losing_or_doubling_rows(mongo_db):
     load_old_store(mongo_db)
     expected = expected_rows(snapshot(mongo_db))[TRADES.collection]
