@@ -118,8 +118,8 @@ def keyed_collection(collection: Collection, data_type: DataType) -> bool:
     marker = (collection.database.name, collection.name)
     if marker in _keyed:
         return True
-    if collection.find_one({"_id": OBJECT_ID_RANGE}, {"_id": 1}) is not None:
-        return False
+    # The cheap look first: one row. Then the ObjectId range, which MongoDB answers from the `_id` index (the
+    # embedded store scans for it, once per process and collection, as positive answers are remembered).
     sample = collection.find_one({}, dict.fromkeys(KEY_FIELDS[data_type], 1))
     if sample is None:
         return True  # empty: nothing to miss, and nothing to remember
@@ -127,6 +127,8 @@ def keyed_collection(collection: Collection, data_type: DataType) -> bool:
         if sample["_id"] != row_id(data_type, sample):
             return False
     except KeyError:
+        return False
+    if collection.find_one({"_id": OBJECT_ID_RANGE}, {"_id": 1}) is not None:
         return False
     _keyed.add(marker)
     return True
