@@ -2,9 +2,9 @@ from django.contrib import admin, messages
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
+from console.dataset_page import dataset_console
 from petrosa_dm.market.timeutils import utcnow
 
-from .console import dataset_console
 from .models import Dataset, LineageRecord
 
 

@@ -11,8 +11,7 @@ from audits.selectors import health_summary
 from backfills.models import BackfillJob
 from catalog.models import Dataset
 from ingestion.services import DEAD_LETTERS
-
-from . import mongo
+from petrosa_dm import mongo
 
 RECENT = timedelta(hours=1)
 FAILED_JOBS_SINCE = timedelta(days=1)

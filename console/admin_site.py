@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .market.timeutils import utcnow
+from petrosa_dm.market.timeutils import utcnow
 
 
 class PetrosaAdminSite(admin.AdminSite):

@@ -5,11 +5,10 @@ from datetime import datetime
 from analytics import selectors as analytics_selectors
 from analytics.calculators.volatility import annualize, close_to_close
 from audits.models import Gap, HealthMetric
-from petrosa_dm.charts import GapSpan, coverage_timeline_svg, price_volatility_svg
+from catalog.models import Dataset
+from catalog.selectors import dataset_lineage
+from console.charts import GapSpan, coverage_timeline_svg, price_volatility_svg
 from petrosa_dm.market.naming import DataType, parse_collection
-
-from .models import Dataset
-from .selectors import dataset_lineage
 
 CHART_BARS = 500
 VOLATILITY_WINDOW = 20
