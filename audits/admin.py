@@ -6,6 +6,7 @@ from django.utils.html import format_html
 from catalog.admin import ReadOnlyAdmin, can_backfill, job_links
 from catalog.models import Dataset
 from petrosa_dm.market.naming import parse_collection
+from petrosa_dm.market.timeutils import format_duration
 
 from .models import AuditLog, Gap, HealthMetric
 from .repair import gaps_repair
@@ -28,13 +29,17 @@ class HealthMetricAdmin(ReadOnlyAdmin):
         "quality_score",
         "completeness",
         "consistency",
-        "freshness_seconds",
+        "newest_row_age",
         "gap_count",
         "duplicate_count",
         "invalid_count",
     )
     search_fields = ("dataset__dataset_id",)
     date_hierarchy = "created_at"
+
+    @admin.display(description="newest row", ordering="freshness_seconds")
+    def newest_row_age(self, metric: HealthMetric) -> str:
+        return "no rows" if metric.freshness_seconds is None else f"{format_duration(metric.freshness_seconds)} old"
 
 
 @admin.register(Gap)

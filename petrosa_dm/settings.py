@@ -330,3 +330,6 @@ LOGGING = {
     "root": {"handlers": ["stdout"], "level": LOG_LEVEL},
     "loggers": {"django.db.backends": {"level": "WARNING"}, "pymongo": {"level": "WARNING"}},
 }
+
+# --- issue 17: the console shows times as `2024-08-08 23:55:39 UTC` (petrosa_dm/formats/en/formats.py) ---
+FORMAT_MODULE_PATH = ["petrosa_dm.formats"]
