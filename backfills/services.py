@@ -112,13 +112,13 @@ def backfill_job_create(
 def backfill_job_enqueue(*, job_id: int, priority: int = 5) -> None:
     """Announce a committed job as ready: `backfills.tasks` hands it to a worker (this module does not import the
     tasks, which import it). A broker outage is not fatal: `resume_stale_jobs` enqueues pending jobs again."""
-    job = BackfillJob(pk=job_id, priority=priority)
-    for _receiver, result in signals.job_ready.send_robust(sender=BackfillJob, job=job, priority=priority):
-        if isinstance(result, Exception):
-            logger.error(
-                "could not enqueue backfill job; resume_stale_jobs will retry",
-                extra={"job_id": job_id, "error": f"{type(result).__name__}: {result}"},
-            )
+    try:
+        signals.job_ready.send(sender=BackfillJob, job=BackfillJob(pk=job_id, priority=priority), priority=priority)
+    except Exception as exc:
+        logger.error(
+            "could not enqueue backfill job; resume_stale_jobs will retry",
+            extra={"job_id": job_id, "error": f"{type(exc).__name__}: {exc}"},
+        )
 
 
 def backfill_job_cancel(*, job: BackfillJob) -> BackfillJob:

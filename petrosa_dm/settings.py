@@ -333,3 +333,9 @@ LOGGING = {
 
 # --- issue 17: the console shows times as `2024-08-08 23:55:39 UTC` (petrosa_dm/formats/en/formats.py) ---
 FORMAT_MODULE_PATH = ["petrosa_dm.formats"]
+# Every process logs the same JSON keys (petrosa_dm/logs.py): `service`, and `dataset` for the older `dataset_id`.
+LOGGING["filters"]["structured"] = {"()": "petrosa_dm.logs.StructuredFieldsFilter"}
+LOGGING["handlers"]["stdout"]["filters"].insert(0, "structured")
+LOGGING["formatters"]["json"]["fmt"] = "%(asctime)s %(levelname)s %(name)s %(service)s %(message)s"
+# Celery keeps its hands off the root logger; the worker and beat use LOGGING above.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
