@@ -339,3 +339,6 @@ LOGGING["handlers"]["stdout"]["filters"].insert(0, "structured")
 LOGGING["formatters"]["json"]["fmt"] = "%(asctime)s %(levelname)s %(name)s %(service)s %(message)s"
 # Celery keeps its hands off the root logger; the worker and beat use LOGGING above.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# The filesystem broker keeps its broadcast (control) files with the queue, not in the working directory.
+if CELERY_BROKER_URL.startswith("filesystem"):
+    CELERY_BROKER_TRANSPORT_OPTIONS["control_folder"] = str(_broker_dir / "control")
