@@ -82,7 +82,7 @@ def test_every_walkthrough_command_runs_as_printed(tmp_path):
                 os.killpg(pid, signal.SIGTERM)
         service.kill()
 
-    arrive, audit, console, repair, analytics = outputs
+    _replay, arrive, audit, console, repair, analytics = outputs
     assert '"trade_id"' in arrive and "trades_BTCUSDT" in arrive
     assert '"audited":true' in audit.replace(" ", "")
     assert console.strip() == "200"
