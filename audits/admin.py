@@ -44,16 +44,17 @@ class HealthMetricAdmin(ReadOnlyAdmin):
 
 @admin.register(Gap)
 class GapAdmin(admin.ModelAdmin):
+    # Status and reason first: on a laptop the list must not push them off the page.
     list_display = (
         "dataset",
         "kind",
+        "status",
+        "reason",
         "start",
         "end",
         "missing_count",
-        "status",
-        "reason",
-        "last_checked",
         "backfill_job",
+        "last_checked",
     )
     list_filter = ("status", "kind", "reason")
     search_fields = ("dataset__dataset_id",)

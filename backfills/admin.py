@@ -29,20 +29,19 @@ class BackfillJobAddForm(forms.ModelForm):
 
 @admin.register(BackfillJob)
 class BackfillJobAdmin(admin.ModelAdmin):
+    # Status and progress first: on a laptop the list must not push them off the page.
     list_display = (
         "id",
         "symbol",
         "data_type",
         "timeframe",
-        "start",
-        "end",
         "status",
         "progress_bar",
+        "start",
+        "end",
+        "rows_inserted",
         "elapsed",
         "remaining",
-        "rows_inserted",
-        "rows_duplicate",
-        "weight_used",
         "short_error",
         "source",
         "created_at",
