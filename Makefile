@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 DJANGO := $(BIN)/python manage.py
 
-.PHONY: run test deps lint check bench clean replay
+.PHONY: run test deps lint check bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)

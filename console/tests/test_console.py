@@ -208,3 +208,19 @@ def test_a_job_page_offers_retry_when_failed_and_cancel_while_active_and_progres
     )
     job.refresh_from_db()
     assert job.status == BackfillJob.Status.CANCELLED
+
+
+def test_empty_panels_say_what_is_missing_and_how_to_get_it(client, operator, mongo_db):
+    Dataset.objects.create(
+        dataset_id="candles_ETHUSDT_1h",
+        name="ETHUSDT candles 1h",
+        data_type="candles",
+        symbol="ETHUSDT",
+        timeframe="1h",
+    )
+    html = client.get(page_url("candles_ETHUSDT_1h")).content.decode()
+    coverage = html.split('id="coverage-timeline"')[1].split("</div>")[0]
+    assert "No rows are catalogued" in coverage and "manage.py sync_catalog" in coverage
+    price = html.split('id="price-chart"')[1].split("</div>")[0]
+    assert "No finished candle is stored yet" in price
+    assert "Not audited yet" in html and "manage.py audit" in html
