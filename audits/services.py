@@ -20,7 +20,7 @@ from catalog.services import dataset_ensure
 from petrosa_dm import mongo
 from petrosa_dm.market.intervals import floor_to_grid, grid_count, next_open_time
 from petrosa_dm.market.naming import DataType, SeriesRef, parse_collection
-from petrosa_dm.market.timeutils import parse_time, utcnow
+from petrosa_dm.market.timeutils import format_duration, format_utc, parse_time, utcnow
 
 from . import health, scan
 from .detectors import Finding
@@ -253,7 +253,7 @@ def _freshness_finding(newest: datetime, age: float, score: float) -> Finding:
     return Finding(
         audit_type="freshness",
         severity="error" if score == 0 else "warning",
-        message=f"newest row {newest.isoformat()} is {age:.0f} s old (freshness {score:.0f}/100)",
+        message=f"newest row {format_utc(newest)} is {format_duration(age)} old (freshness {score:.0f}/100)",
         key=f"stale:{newest.isoformat()}:{'error' if score == 0 else 'warning'}",
         details={"newest": newest.isoformat(), "age_seconds": age, "freshness_score": score},
     )
