@@ -163,6 +163,9 @@ def test_an_operator_sees_the_hole_and_starts_its_repair(live_server, browser_pa
 
     message.locator("a").first.click()
     page.wait_for_selector("#content")
+    assert page.locator("#job-cancel").count() == 1  # a pending job can be cancelled, not retried
+    assert page.locator("#job-retry").count() == 0
+    page.screenshot(path=str(SCREENSHOTS / "backfill_job.png"), full_page=True)
     assert f"#{job.pk}" in page.inner_text("#content") or "BTCUSDT" in page.inner_text("#content")
     page.goto(f"{live_server.url}/admin/backfills/backfilljob/")
     assert page.locator("#result_list tbody tr").count() == 1
