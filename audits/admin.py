@@ -6,6 +6,7 @@ from django.utils.html import format_html
 from catalog.admin import ReadOnlyAdmin, can_backfill, job_links
 from catalog.models import Dataset
 from petrosa_dm.market.naming import parse_collection
+from petrosa_dm.market.timeutils import format_duration
 
 from .models import AuditLog, Gap, HealthMetric
 from .repair import gaps_repair
@@ -28,7 +29,7 @@ class HealthMetricAdmin(ReadOnlyAdmin):
         "quality_score",
         "completeness",
         "consistency",
-        "freshness_seconds",
+        "newest_row_age",
         "gap_count",
         "duplicate_count",
         "invalid_count",
@@ -36,19 +37,24 @@ class HealthMetricAdmin(ReadOnlyAdmin):
     search_fields = ("dataset__dataset_id",)
     date_hierarchy = "created_at"
 
+    @admin.display(description="newest row", ordering="freshness_seconds")
+    def newest_row_age(self, metric: HealthMetric) -> str:
+        return "no rows" if metric.freshness_seconds is None else f"{format_duration(metric.freshness_seconds)} old"
+
 
 @admin.register(Gap)
 class GapAdmin(admin.ModelAdmin):
+    # Status and reason first: on a laptop the list must not push them off the page.
     list_display = (
         "dataset",
         "kind",
+        "status",
+        "reason",
         "start",
         "end",
         "missing_count",
-        "status",
-        "reason",
-        "last_checked",
         "backfill_job",
+        "last_checked",
     )
     list_filter = ("status", "kind", "reason")
     search_fields = ("dataset__dataset_id",)

@@ -6,6 +6,6 @@ class AuditsConfig(AppConfig):
     verbose_name = "Audits"
 
     def ready(self) -> None:
-        from . import metrics
+        from . import metrics, receivers  # noqa: F401  (receivers: gaps follow their backfill jobs)
 
         metrics.register()

@@ -5,12 +5,14 @@ created per run. Never two jobs for one gap: a gap whose job is pending or runni
 confirmed empty (`unfillable`, reason exchange_no_data) is not open, so it is never retried.
 """
 
+from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 
+from backfills import selectors as backfill_selectors
 from backfills.models import BackfillJob
 from catalog.models import Dataset
 from petrosa_dm.market.intervals import next_open_time
@@ -56,7 +58,7 @@ def gaps_repair(
     """Create a backfill job per repairable gap (at most `limit`) and return the jobs.
 
     The auditor's automatic repair is bounded in gap size; an operator (source admin) may repair any size."""
-    from backfills.services import backfill_job_create  # the backfills app imports audits models in turn
+    from backfills.services import backfill_job_create  # backfills' services load its models: import when called
 
     if limit <= 0 or ref.data_type not in (DataType.CANDLES, DataType.FUNDING_RATES):
         return []
@@ -72,7 +74,96 @@ def gaps_repair(
                 end=_job_end(gap, ref),
                 source=source,
                 requested_by=requested_by,
-                gaps=[gap],
             )
+            gaps_link_job(gaps=[gap], job=job)
             jobs.append(job)
     return jobs
+
+
+# --- the gaps' side of a job's life (wired to the backfiller's signals in `receivers.py`) --------------------------
+
+
+def gaps_link_job(*, gaps, job: BackfillJob) -> None:
+    """The gaps a job is meant to fill are backfilling until it ends. Call inside the job's creating transaction."""
+    for gap in gaps:
+        gap.backfill_job, gap.status = job, Gap.Status.BACKFILLING
+        gap.save(update_fields=["backfill_job", "status", "last_checked"])
+
+
+def gaps_close_after_job(*, job: BackfillJob, ref: SeriesRef, time_field: str) -> None:
+    """After a successful job: gaps with rows in their range now are filled; those the exchange had nothing for are
+    unfillable (the exchange said so)."""
+    for gap in Gap.objects.filter(backfill_job=job, status=Gap.Status.BACKFILLING):
+        if gap.first_missing_id is not None and ref.data_type is DataType.TRADES:
+            present = backfill_selectors.trades_in_id_range(
+                ref=ref, first_id=gap.first_missing_id, last_id=gap.last_missing_id or gap.first_missing_id
+            )
+        else:
+            present = backfill_selectors.series_rows_in_range(ref=ref, field=time_field, start=gap.start, end=gap.end)
+        if present:
+            gap.status = Gap.Status.FILLED
+            gap.note = f"backfill job #{job.pk}: {present} rows now stored in the gap's range"
+        else:
+            gap.status, gap.reason = Gap.Status.UNFILLABLE, Gap.Reason.EXCHANGE_NO_DATA
+            gap.note = f"backfill job #{job.pk}: the exchange returned no rows for the gap's range"
+        gap.save(update_fields=["status", "reason", "note", "last_checked"])
+
+
+def gaps_reopen_after_job(*, job: BackfillJob) -> None:
+    """A failed or cancelled job leaves its gaps open, to be repaired again."""
+    Gap.objects.filter(backfill_job=job, status=Gap.Status.BACKFILLING).update(status=Gap.Status.OPEN)
+
+
+def gaps_resume_with_job(*, job: BackfillJob) -> None:
+    """A retried job is meant to fill its unfilled gaps again."""
+    Gap.objects.filter(backfill_job=job).exclude(status=Gap.Status.FILLED).update(status=Gap.Status.BACKFILLING)
+
+
+# --- what an operator can do about a dataset's open gaps ---------------------------------------------------------
+
+BACKFILLABLE = (DataType.CANDLES, DataType.FUNDING_RATES)
+NOT_REPAIRABLE_WHY = {
+    DataType.TRADES: (
+        "Trade id gaps are repaired by fetching the missing aggTrade ids by id range, which this version cannot do "
+        "yet: the gaps stay open and are re-checked on every audit."
+    ),
+    DataType.DEPTH: (
+        "Order-book diff gaps cannot be backfilled: Binance keeps no history of depth updates. The book is whole "
+        'again from the next snapshot; mark these gaps unfillable with a note ("Mark selected gaps unfillable").'
+    ),
+}
+NO_REST_HISTORY_WHY = "Binance serves no history of this stream, so its gaps cannot be backfilled."
+
+
+@dataclass(frozen=True)
+class RepairOption:
+    """One line of the dataset page's repair controls: a button (`action` set) or the reason there is none."""
+
+    open_gaps: int
+    action: str | None
+    label: str
+    why: str = ""
+
+
+def repair_option(*, dataset: Dataset, ref: SeriesRef | None) -> RepairOption:
+    """The repair an operator can start for the dataset's open gaps, or why there is none."""
+    open_gaps = Gap.objects.filter(dataset=dataset, status__in=(Gap.Status.OPEN, Gap.Status.BACKFILLING))
+    count = open_gaps.count()
+    if ref is None:
+        return RepairOption(count, None, "No repair", "The dataset name is not a series this service knows.")
+    if ref.data_type in BACKFILLABLE:
+        waiting = (
+            open_gaps.filter(kind=Gap.Kind.TIME, missing_count__gt=0)
+            .filter(Q(backfill_job__isnull=True) | ~Q(backfill_job__status__in=BackfillJob.ACTIVE_STATUSES))
+            .exclude(reason=Gap.Reason.EXCHANGE_NO_DATA)
+            .count()
+        )
+        if waiting:
+            return RepairOption(count, "backfill_open_gaps", f"Backfill open gaps ({waiting})")
+        why = "Every open gap already has a running job." if count else "No open gaps."
+        return RepairOption(count, None, "Backfill open gaps (0)", why)
+    if not count:
+        return RepairOption(count, None, "No repair needed", "No open gaps.")
+    return RepairOption(
+        count, None, "Backfill not available", NOT_REPAIRABLE_WHY.get(ref.data_type, NO_REST_HISTORY_WHY)
+    )

@@ -14,10 +14,10 @@ from .models import Gap, HealthMetric
 
 WORST = 5
 NOT_AUDITED = "no audit has run yet: health figures appear after the first audit (manage.py audit, or the schedule)"
-# Ingestion rate basis: each audit counts its dataset's rows whose own market time (open time, trade time, ...)
-# lies in the hour before the audit; the summary adds up the counts measured within the last hour. Market time, not
-# `ingested_at`, so a backfill of old history does not look like live ingestion.
-RATE_BASIS = "rows whose market time is within the hour before each dataset's latest audit (audits in the last hour)"
+# Ingestion rate basis: each audit counts its dataset's rows the consumer received (`ingested_at`, source `stream`)
+# in the hour before the audit; the summary adds up the counts measured within the last hour. Receive time, so a
+# replay of old captures counts as it arrives; source `stream`, so a backfill of old history does not.
+RATE_BASIS = "rows the consumer received within the hour before each dataset's latest audit (audits in the last hour)"
 
 
 class UnknownPair(LookupError):

@@ -20,7 +20,7 @@ from catalog.services import dataset_ensure
 from petrosa_dm import mongo
 from petrosa_dm.market.intervals import floor_to_grid, grid_count, next_open_time
 from petrosa_dm.market.naming import DataType, SeriesRef, parse_collection
-from petrosa_dm.market.timeutils import parse_time, utcnow
+from petrosa_dm.market.timeutils import format_duration, format_utc, parse_time, utcnow
 
 from . import health, scan
 from .detectors import Finding
@@ -200,7 +200,16 @@ def _audit_sequence(run: _Run) -> tuple[scan.ScanResult, int]:
                 run.collection, since=None, id_range=id_range, expect=(gap.start, gap.end), watermark=gap.end
             )
         _ledger(run, again)
-    return result, _id_span(run, result, "final_update_id" if depth else "trade_id")
+    if depth:
+        return result, _depth_expected(run, result)
+    return result, _id_span(run, result, "trade_id")
+
+
+def _depth_expected(run: _Run, result: scan.ScanResult) -> int:
+    """Messages expected: those stored plus one per open break. A break loses at least one message and how many is
+    unknowable (update ids are not message counts), so completeness is counted in messages, not ids."""
+    stored = run.collection.count_documents({"kind": result.notes["sequence"]})
+    return stored + _ledger_sum(run.dataset, MISSING_STATUSES)
 
 
 def _id_span(run: _Run, result: scan.ScanResult, id_field: str) -> int:
@@ -244,17 +253,20 @@ def _freshness_finding(newest: datetime, age: float, score: float) -> Finding:
     return Finding(
         audit_type="freshness",
         severity="error" if score == 0 else "warning",
-        message=f"newest row {newest.isoformat()} is {age:.0f} s old (freshness {score:.0f}/100)",
+        message=f"newest row {format_utc(newest)} is {format_duration(age)} old (freshness {score:.0f}/100)",
         key=f"stale:{newest.isoformat()}:{'error' if score == 0 else 'warning'}",
         details={"newest": newest.isoformat(), "age_seconds": age, "freshness_score": score},
     )
 
 
 def _rows_last_hour(run: _Run) -> int | None:
+    """Rows the consumer received in the hour before the audit, by receive time (`ingested_at`): a replay of old
+    market data is live ingestion too, and a backfill of history (source `rest`) is not."""
     if run.ref.data_type is DataType.ANALYTICS:
         return None
-    name = scan.time_field(run.ref.data_type)
-    return run.collection.count_documents({name: {"$gte": run.now - timedelta(hours=1), "$lte": run.now}})
+    return run.collection.count_documents(
+        {"source": "stream", "ingested_at": {"$gte": run.now - timedelta(hours=1), "$lte": run.now}}
+    )
 
 
 def _begin(dataset: Dataset, *, full: bool, start, end, now) -> _Run:

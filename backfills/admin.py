@@ -2,7 +2,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.utils.html import format_html
 
-from petrosa_dm.market.timeutils import utcnow
+from petrosa_dm.market.timeutils import format_duration, utcnow
 
 from . import selectors, services
 from .models import BackfillJob
@@ -27,28 +27,21 @@ class BackfillJobAddForm(forms.ModelForm):
         return cleaned
 
 
-def _duration(seconds: float) -> str:
-    minutes, secs = divmod(int(seconds), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h {minutes:02d}m {secs:02d}s" if hours else f"{minutes}m {secs:02d}s"
-
-
 @admin.register(BackfillJob)
 class BackfillJobAdmin(admin.ModelAdmin):
+    # Status and progress first: on a laptop the list must not push them off the page.
     list_display = (
         "id",
         "symbol",
         "data_type",
         "timeframe",
-        "start",
-        "end",
         "status",
         "progress_bar",
+        "start",
+        "end",
+        "rows_inserted",
         "elapsed",
         "remaining",
-        "rows_inserted",
-        "rows_duplicate",
-        "weight_used",
         "short_error",
         "source",
         "created_at",
@@ -58,6 +51,18 @@ class BackfillJobAdmin(admin.ModelAdmin):
     ordering = ("-created_at", "-id")
     actions = ("cancel_jobs", "retry_jobs")
     add_form = BackfillJobAddForm
+    # A job's page offers Retry and Cancel (posting to the actions above) instead of Save: its fields are read-only.
+    change_form_template = "admin/backfills/backfilljob/change_form.html"
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        context = {
+            "show_save": False,
+            "show_save_and_continue": False,
+            "show_save_and_add_another": False,
+            "active_statuses": BackfillJob.ACTIVE_STATUSES,
+            **(extra_context or {}),
+        }
+        return super().change_view(request, object_id, form_url, extra_context=context)
 
     def get_form(self, request, obj=None, **kwargs):
         if obj is None:
@@ -67,7 +72,8 @@ class BackfillJobAdmin(admin.ModelAdmin):
     def get_fields(self, request, obj=None):
         if obj is None:
             return REQUEST_FIELDS
-        details = [field.name for field in BackfillJob._meta.fields if field.name not in REQUEST_FIELDS]
+        # `progress` is shown once, as the bar.
+        details = [f.name for f in BackfillJob._meta.fields if f.name not in (*REQUEST_FIELDS, "progress")]
         return [*REQUEST_FIELDS, "progress_bar", *details]
 
     def get_readonly_fields(self, request, obj=None):
@@ -90,12 +96,12 @@ class BackfillJobAdmin(admin.ModelAdmin):
     @admin.display(description="elapsed")
     def elapsed(self, job: BackfillJob) -> str:
         seconds = selectors.backfill_job_elapsed_seconds(job=job, now=utcnow())
-        return "" if seconds is None else _duration(seconds)
+        return "" if seconds is None else format_duration(seconds)
 
     @admin.display(description="remaining (est.)")
     def remaining(self, job: BackfillJob) -> str:
         seconds = selectors.backfill_job_remaining_seconds(job=job, now=utcnow())
-        return "" if seconds is None else _duration(seconds)
+        return "" if seconds is None else format_duration(seconds)
 
     @admin.display(description="error")
     def short_error(self, job: BackfillJob) -> str:

@@ -7,7 +7,7 @@ cursor. After every page the cursor, counters and heartbeat are saved: a crashed
 
 import logging
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from datetime import datetime
 from functools import partial
 
@@ -17,14 +17,13 @@ from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 from pymongo.errors import PyMongoError
 
-from audits.models import Gap
 from catalog.models import LineageRecord
 from catalog.services import lineage_record_create
 from ingestion.store import write_rows
 from petrosa_dm.market.naming import InvalidName, normalize_interval, normalize_symbol
 from petrosa_dm.market.timeutils import MIN_VALID, ensure_utc, utcnow
 
-from . import metrics, selectors
+from . import metrics, selectors, signals
 from .client import BinanceClient, BinanceError
 from .fetchers import Fetcher, Position, fetcher_for
 from .models import BackfillJob
@@ -92,11 +91,11 @@ def backfill_job_create(
     priority: int = 5,
     requested_by=None,
     source: str = "api",
-    gaps: Iterable[Gap] = (),
     enqueue: bool = True,
 ) -> BackfillJob:
-    """Validate and save a job, link the gaps it is meant to fill, and enqueue it once the transaction commits
-    (`enqueue=False` when the caller runs it in-process, as `manage.py backfill --wait` does)."""
+    """Validate and save a job and enqueue it once the transaction commits (`enqueue=False` when the caller runs it
+    in-process, as `manage.py backfill --wait` does). A caller that links gaps to the job does so in its own
+    transaction around this call, so the job is not enqueued before they are linked."""
     fields = backfill_job_validate(
         symbol=symbol, data_type=data_type, timeframe=timeframe, start=start, end=end, priority=priority
     )
@@ -104,9 +103,6 @@ def backfill_job_create(
         requested_by = None
     with transaction.atomic():
         job = BackfillJob.objects.create(**fields, requested_by=requested_by, source=source)
-        for gap in gaps:
-            gap.backfill_job, gap.status = job, Gap.Status.BACKFILLING
-            gap.save(update_fields=["backfill_job", "status", "last_checked"])
         if enqueue:
             transaction.on_commit(partial(backfill_job_enqueue, job_id=job.pk, priority=job.priority))
     logger.info("backfill job created", extra={"job_id": job.pk, "symbol": job.symbol, "data_type": job.data_type})
@@ -114,13 +110,15 @@ def backfill_job_create(
 
 
 def backfill_job_enqueue(*, job_id: int, priority: int = 5) -> None:
-    """Hand the job to a worker. A broker outage is not fatal: `resume_stale_jobs` enqueues pending jobs again."""
-    from .tasks import run_backfill_job
-
+    """Announce a committed job as ready: `backfills.tasks` hands it to a worker (this module does not import the
+    tasks, which import it). A broker outage is not fatal: `resume_stale_jobs` enqueues pending jobs again."""
     try:
-        run_backfill_job.apply_async(args=[job_id], priority=priority)
-    except Exception:
-        logger.exception("could not enqueue backfill job; resume_stale_jobs will retry", extra={"job_id": job_id})
+        signals.job_ready.send(sender=BackfillJob, job=BackfillJob(pk=job_id, priority=priority), priority=priority)
+    except Exception as exc:
+        logger.error(
+            "could not enqueue backfill job; resume_stale_jobs will retry",
+            extra={"job_id": job_id, "error": f"{type(exc).__name__}: {exc}"},
+        )
 
 
 def backfill_job_cancel(*, job: BackfillJob) -> BackfillJob:
@@ -132,7 +130,7 @@ def backfill_job_cancel(*, job: BackfillJob) -> BackfillJob:
         if not changed:
             job.refresh_from_db()
             raise BackfillStateError(f"job #{job.pk} is {job.status}; only pending or running jobs can be cancelled")
-        _reopen_gaps(job)
+        signals.job_finished.send(sender=BackfillJob, job=job, outcome="cancelled")
     job.refresh_from_db()
     metrics.BACKFILL_PROGRESS.remove(str(job.pk))
     return job
@@ -149,7 +147,7 @@ def backfill_job_retry(*, job: BackfillJob) -> BackfillJob:
         if not changed:
             job.refresh_from_db()
             raise BackfillStateError(f"job #{job.pk} is already {job.status}")
-        job.gaps.exclude(status=Gap.Status.FILLED).update(status=Gap.Status.BACKFILLING)
+        signals.job_retried.send(sender=BackfillJob, job=job)
         transaction.on_commit(partial(backfill_job_enqueue, job_id=job.pk, priority=job.priority))
     job.refresh_from_db()
     return job
@@ -258,7 +256,9 @@ class _Run:
             done = _owned(job, self.token).update(status=Status.SUCCEEDED, progress=1.0, finished_at=utcnow())
             if not done:
                 return
-            _close_gaps(job, self.fetcher)
+            signals.job_finished.send(
+                sender=BackfillJob, job=job, outcome="succeeded", ref=self.ref, time_field=self.fetcher.time_field
+            )
             lineage_record_create(
                 ref=self.ref,
                 source_type=LineageRecord.SourceType.REST_ENDPOINT,
@@ -278,7 +278,12 @@ class _Run:
         job.refresh_from_db()
         logger.info(
             "backfill job succeeded",
-            extra={"job_id": job.pk, "rows_inserted": job.rows_inserted, "requests": job.requests_made},
+            extra={
+                "job_id": job.pk,
+                "dataset": self.ref.collection,
+                "rows_inserted": job.rows_inserted,
+                "requests": job.requests_made,
+            },
         )
 
     def fail(self, message: str) -> None:
@@ -286,33 +291,11 @@ class _Run:
             _owned(self.job, self.token).update(
                 status=Status.FAILED, error=message[:4000], finished_at=utcnow(), **self._charges()
             )
-            _reopen_gaps(self.job)
+            signals.job_finished.send(sender=BackfillJob, job=self.job, outcome="failed")
         self.job.refresh_from_db()
-        logger.warning("backfill job failed", extra={"job_id": self.job.pk, "error": message})
-
-
-def _close_gaps(job: BackfillJob, fetcher: Fetcher) -> None:
-    """Gaps with rows in their range now are filled; those the exchange had nothing for are unfillable."""
-    for gap in job.gaps.filter(status=Gap.Status.BACKFILLING):
-        if gap.first_missing_id is not None and job.data_type == BackfillJob.DataType.TRADES:
-            present = selectors.trades_in_id_range(
-                ref=fetcher.ref, first_id=gap.first_missing_id, last_id=gap.last_missing_id or gap.first_missing_id
-            )
-        else:
-            present = selectors.series_rows_in_range(
-                ref=fetcher.ref, field=fetcher.time_field, start=gap.start, end=gap.end
-            )
-        if present:
-            gap.status = Gap.Status.FILLED
-            gap.note = f"backfill job #{job.pk}: {present} rows now stored in the gap's range"
-        else:
-            gap.status, gap.reason = Gap.Status.UNFILLABLE, Gap.Reason.EXCHANGE_NO_DATA
-            gap.note = f"backfill job #{job.pk}: the exchange returned no rows for the gap's range"
-        gap.save(update_fields=["status", "reason", "note", "last_checked"])
-
-
-def _reopen_gaps(job: BackfillJob) -> None:
-    job.gaps.filter(status=Gap.Status.BACKFILLING).update(status=Gap.Status.OPEN)
+        logger.warning(
+            "backfill job failed", extra={"job_id": self.job.pk, "dataset": self.ref.collection, "error": message}
+        )
 
 
 def backfill_job_run(

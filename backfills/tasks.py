@@ -1,8 +1,9 @@
 """Celery tasks of the backfiller: thin, they load by id and call one service."""
 
 from celery import shared_task
+from django.dispatch import receiver
 
-from . import services
+from . import services, signals
 from .models import BackfillJob
 
 
@@ -17,3 +18,9 @@ def run_backfill_job(self, job_id: int) -> str | None:
 @shared_task(name="backfills.tasks.resume_stale_jobs")
 def resume_stale_jobs() -> list[int]:
     return services.backfill_jobs_resume_stale()
+
+
+@receiver(signals.job_ready, sender=BackfillJob, dispatch_uid="backfills.enqueue")
+def enqueue_ready_job(*, job: BackfillJob, priority: int, **_kwargs) -> None:
+    """Services announce a committed job; the worker gets it here, so services never import this module."""
+    run_backfill_job.apply_async(args=[job.pk], priority=priority)

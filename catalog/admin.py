@@ -1,11 +1,11 @@
-from django.contrib import admin, messages
+"""Catalog admin: lineage, read-only. The Dataset page is the console's (`console/admin.py`): it composes the
+auditor, backfiller and analytics, which sit above the catalog."""
+
+from django.contrib import admin
 from django.urls import reverse
-from django.utils.html import format_html, format_html_join
+from django.utils.html import format_html_join
 
-from petrosa_dm.market.timeutils import utcnow
-
-from .console import dataset_console
-from .models import Dataset, LineageRecord
+from .models import LineageRecord
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -27,100 +27,6 @@ def job_links(jobs) -> str:
     return format_html_join(
         ", ", '<a href="{}">#{}</a>', ((reverse("admin:backfills_backfilljob_change", args=[j.pk]), j.pk) for j in jobs)
     )
-
-
-@admin.register(Dataset)
-class DatasetAdmin(admin.ModelAdmin):
-    list_display = (
-        "dataset_id",
-        "category",
-        "data_type",
-        "symbol",
-        "timeframe",
-        "record_count",
-        "last_timestamp",
-        "health_badge",
-        "status",
-    )
-    list_filter = ("category", "data_type", "status", "timeframe")
-    search_fields = ("dataset_id", "symbol", "name")
-    readonly_fields = (
-        "record_count",
-        "first_timestamp",
-        "last_timestamp",
-        "schema",
-        "health_score",
-        "health",
-        "audit_watermark",
-        "audited_at",
-        "synced_at",
-        "created_at",
-        "updated_at",
-    )
-    actions = ["audit_now", "backfill_open_gaps", "recompute_analytics", "sync_catalog"]
-    change_form_template = "admin/catalog/dataset/change_form.html"
-
-    @admin.display(description="health", ordering="health_score")
-    def health_badge(self, dataset: Dataset) -> str:
-        from audits.health import band
-
-        if dataset.health_score is None:
-            return "not audited"
-        label = band(dataset.health_score)
-        return format_html('<span class="dm-{}">{} ({})</span>', label, f"{dataset.health_score:.1f}", label)
-
-    def has_backfill_permission(self, request) -> bool:
-        return can_backfill(request)
-
-    def change_view(self, request, object_id, form_url="", extra_context=None):
-        dataset = self.get_object(request, object_id)
-        context = dict(extra_context or {})
-        if dataset is not None:
-            context["console"] = dataset_console(dataset=dataset, now=utcnow())
-            context["can_backfill"] = can_backfill(request)
-        return super().change_view(request, object_id, form_url, extra_context=context)
-
-    @admin.action(description="Audit now", permissions=["view"])
-    def audit_now(self, request, queryset) -> None:
-        from audits.tasks import audit_dataset
-
-        for dataset in queryset:
-            audit_dataset.delay(dataset.pk)
-        self.message_user(request, f"Audit queued for {queryset.count()} datasets.", messages.SUCCESS)
-
-    @admin.action(description="Backfill open gaps", permissions=["backfill"])
-    def backfill_open_gaps(self, request, queryset) -> None:
-        from audits.repair import gaps_repair
-        from petrosa_dm.market.naming import parse_collection
-
-        jobs = []
-        for dataset in queryset:
-            ref = parse_collection(dataset.dataset_id)
-            if ref is not None:
-                jobs += gaps_repair(dataset=dataset, ref=ref, limit=100, source="admin", requested_by=request.user)
-        if jobs:
-            self.message_user(
-                request, format_html("Started {} backfill job(s): {}", len(jobs), job_links(jobs)), messages.SUCCESS
-            )
-        else:
-            self.message_user(request, "No open candle or funding gaps without a running job.", messages.WARNING)
-
-    @admin.action(description="Recompute analytics", permissions=["view"])
-    def recompute_analytics(self, request, queryset) -> None:
-        from analytics.tasks import compute_series
-
-        candles = [d for d in queryset if d.data_type == "candles"]
-        for dataset in candles:
-            compute_series.delay(dataset.symbol, dataset.timeframe)
-        level = messages.SUCCESS if candles else messages.WARNING
-        self.message_user(request, f"Analytics queued for {len(candles)} candle dataset(s).", level)
-
-    @admin.action(description="Sync catalog with MongoDB", permissions=["view"])
-    def sync_catalog(self, request, queryset) -> None:
-        from catalog.tasks import sync_catalog
-
-        sync_catalog.delay()
-        self.message_user(request, "Catalog sync queued.", messages.SUCCESS)
 
 
 @admin.register(LineageRecord)

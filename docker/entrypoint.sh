@@ -4,17 +4,19 @@ set -eu
 role="${1:-web}"
 [ $# -gt 0 ] && shift
 export DM_ROLE="$role"
+# The `service` key of every log line (petrosa_dm/logs.py).
+export DM_SERVICE="${DM_SERVICE:-$role}"
 case "$role" in
   web)
-    exec gunicorn petrosa_dm.wsgi --bind "0.0.0.0:${API_PORT:-8000}" --workers "${WEB_WORKERS:-3}" \
+    exec gunicorn petrosa_dm.wsgi --config python:petrosa_dm.gunicorn_conf --bind "0.0.0.0:${API_PORT:-8000}" --workers "${WEB_WORKERS:-3}" \
       --threads "${WEB_THREADS:-4}" --worker-tmp-dir /tmp --access-logfile - --forwarded-allow-ips '*' "$@" ;;
   consumer)
     exec python manage.py consume "$@" ;;
   worker)
-    exec celery -A petrosa_dm worker --loglevel "${LOG_LEVEL:-INFO}" "$@" ;;
+    exec celery -A petrosa_dm --quiet worker --loglevel "${LOG_LEVEL:-INFO}" "$@" ;;
   beat)
     # The schedule lives in django-celery-beat's tables; no local schedule file is written.
-    exec celery -A petrosa_dm beat -S django --loglevel "${LOG_LEVEL:-INFO}" "$@" ;;
+    exec celery -A petrosa_dm --quiet beat -S django --loglevel "${LOG_LEVEL:-INFO}" "$@" ;;
   migrate)
     python manage.py migrate --noinput
     exec python manage.py install_schedule ;;

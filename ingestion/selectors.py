@@ -209,3 +209,22 @@ def series_newest(*, ref: SeriesRef, size: int) -> list[dict]:
 
 def nominal_cadence_seconds(interval: str) -> float:
     return INTERVAL_MS[interval] / 1000
+
+
+def series_rows_by_source(*, ref: SeriesRef) -> dict[str, dict]:
+    """Rows stored per origin (`stream`: the consumer, `rest`: backfills) with the time span each covers: what the
+    lineage page counts, since the ingest lineage record is written once per dataset, not per batch."""
+    field = TIME_FIELDS[ref.data_type]
+    rows = series_collection(ref=ref).aggregate(
+        [
+            {
+                "$group": {
+                    "_id": "$source",
+                    "rows": {"$sum": 1},
+                    "first": {"$min": f"${field}"},
+                    "last": {"$max": f"${field}"},
+                }
+            }
+        ]
+    )
+    return {row["_id"]: {"rows": row["rows"], "first": row["first"], "last": row["last"]} for row in rows}

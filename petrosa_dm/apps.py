@@ -1,5 +1,4 @@
 from django.apps import AppConfig
-from django.contrib.admin.apps import AdminConfig
 
 
 class CoreConfig(AppConfig):
@@ -13,7 +12,3 @@ class CoreConfig(AppConfig):
         from . import mongo
 
         mongo.register_connection()
-
-
-class PetrosaAdminConfig(AdminConfig):
-    default_site = "petrosa_dm.admin_site.PetrosaAdminSite"

@@ -3,13 +3,17 @@
 import os
 
 from celery import Celery
-from celery.signals import worker_process_init
+from celery.signals import setup_logging, worker_process_init
+
+from .logs import configure_from_settings
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "petrosa_dm.settings")
 
 app = Celery("petrosa_dm")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+# The worker and beat log JSON through Django's LOGGING (see petrosa_dm/logs.py), not Celery's text handlers.
+setup_logging.connect(configure_from_settings, weak=False)
 
 
 @worker_process_init.connect

@@ -49,7 +49,9 @@ ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
-    "petrosa_dm.apps.PetrosaAdminConfig",
+    # The console comes first: its templates (admin index, dataset page) override the admin's own.
+    "console",
+    "console.apps.ConsoleAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -328,3 +330,15 @@ LOGGING = {
     "root": {"handlers": ["stdout"], "level": LOG_LEVEL},
     "loggers": {"django.db.backends": {"level": "WARNING"}, "pymongo": {"level": "WARNING"}},
 }
+
+# --- issue 17: the console shows times as `2024-08-08 23:55:39 UTC` (petrosa_dm/formats/en/formats.py) ---
+FORMAT_MODULE_PATH = ["petrosa_dm.formats"]
+# Every process logs the same JSON keys (petrosa_dm/logs.py): `service`, and `dataset` for the older `dataset_id`.
+LOGGING["filters"]["structured"] = {"()": "petrosa_dm.logs.StructuredFieldsFilter"}
+LOGGING["handlers"]["stdout"]["filters"].insert(0, "structured")
+LOGGING["formatters"]["json"]["fmt"] = "%(asctime)s %(levelname)s %(name)s %(service)s %(message)s"
+# Celery keeps its hands off the root logger; the worker and beat use LOGGING above.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# The filesystem broker keeps its broadcast (control) files with the queue, not in the working directory.
+if CELERY_BROKER_URL.startswith("filesystem"):
+    CELERY_BROKER_TRANSPORT_OPTIONS["control_folder"] = str(_broker_dir / "control")

@@ -1,8 +1,9 @@
 """Gaps by sequence: aggregate-trade ids and depth update ids.
 
 aggTrade: ids `a` (stored as `trade_id`) are contiguous, and each row's first raw trade id `f` follows the previous
-row's last `l`. Raw trades: `t` contiguous. Depth diffs: each update's `pu` equals the previous update's `u`; the
-ids between are lost updates (their count as messages is unknowable, so a depth gap counts missing update ids).
+row's last `l`. Raw trades: `t` contiguous. Depth diffs: each update's `pu` equals the previous update's `u`; a break
+loses at least one message, and how many is unknowable (update ids advance per order-book change, not per message),
+so a depth gap counts one missing message and names the lost id range.
 """
 
 from dataclasses import dataclass
@@ -99,7 +100,7 @@ class DepthSequence:
         if linked is None or linked == last.id:
             return
         if linked > last.id:
-            self.gaps.append(FoundGap("sequence", last.time, time, linked - last.id, last.id + 1, linked))
+            self.gaps.append(FoundGap("sequence", last.time, time, 1, last.id + 1, linked))
         else:
             self.findings.append(
                 Finding(

@@ -11,6 +11,7 @@ from bson.decimal128 import Decimal128
 
 from audits.models import AuditLog, Gap
 from audits.services import dataset_audit
+from catalog.models import Dataset
 from catalog.services import dataset_ensure
 from ingestion import store
 from petrosa_dm.market.naming import DataType, series
@@ -210,3 +211,10 @@ def test_replayed_capture_sequences_untouched_and_with_deletions(shared_data, mo
     found_depth = Gap.objects.get(dataset_id=depth_ref.collection)
     assert found_depth.first_missing_id == depth[299]["final_update_id"] + 1
     assert found_depth.last_missing_id == lost_depth[-1]["final_update_id"] == depth[304]["prev_final_update_id"]
+    # Four lost messages are one break: counted as one missing message, not as the update ids it skipped.
+    assert found_depth.missing_count == 1
+    assert found_depth.last_missing_id - found_depth.first_missing_id > 1000  # what id arithmetic would have counted
+    figures = Dataset.objects.get(pk=depth_ref.collection).health
+    stored = len(depth) - len(lost_depth)
+    assert (figures["missing_rows"], figures["expected_rows"]) == (1, stored + 1)
+    assert figures["completeness"] == pytest.approx(100 * stored / (stored + 1))

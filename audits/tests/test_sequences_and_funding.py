@@ -4,6 +4,7 @@ import pytest
 
 from audits.models import AuditLog, Gap
 from audits.services import dataset_audit
+from catalog.models import Dataset
 from catalog.services import dataset_ensure
 from ingestion import store
 from petrosa_dm.market.naming import DataType, series
@@ -76,11 +77,13 @@ def test_broken_raw_trade_chain_is_a_finding():
     assert Gap.objects.count() == 0
 
 
-def test_depth_chain_breaks_name_the_missing_update_ids():
+def test_depth_chain_breaks_name_the_missing_update_ids_and_count_one_lost_message_each():
     store.write_rows(DEPTH, [depth_update(index) for index in range(300) if index not in (50, 51, 52, 200)])
     audit(DEPTH)
     # Update 49 ended at u=5000; update 53 links back (pu) to 5300, the u of the last lost update (52).
-    assert sequence_ledger() == [(5001, 5300, 300, Gap.Status.OPEN), (20001, 20100, 100, Gap.Status.OPEN)]
+    assert sequence_ledger() == [(5001, 5300, 1, Gap.Status.OPEN), (20001, 20100, 1, Gap.Status.OPEN)]
+    health = Dataset.objects.get(pk=DEPTH.collection).health
+    assert (health["missing_rows"], health["expected_rows"]) == (2, 296 + 2)  # messages, not update ids
     store.write_rows(DEPTH, [depth_update(index) for index in (50, 51, 52)])
     audit(DEPTH)
     assert sequence_ledger()[0][3] == Gap.Status.FILLED

@@ -107,7 +107,9 @@ class BinanceTestServer:
         slow_seconds: float = 3.0,
         trade_period_ms: int = 500,
         listed_since: datetime = datetime(2019, 9, 1, tzinfo=UTC),
+        port: int = 0,
     ) -> None:
+        self.port = port
         self.symbols = set(symbols)
         self.weight_limit = weight_limit
         self.window_seconds = window_seconds
@@ -128,7 +130,7 @@ class BinanceTestServer:
     # --- lifecycle -------------------------------------------------------------------------------------------
 
     def start(self) -> "BinanceTestServer":
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", self.port), _handler_for(self))
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(target=self._httpd.serve_forever, name="binance-test-server", daemon=True)
         self._thread.start()
@@ -427,3 +429,25 @@ def _handler_for(server: BinanceTestServer) -> type[BaseHTTPRequestHandler]:
             pass
 
     return Handler
+
+
+def main() -> None:
+    """`python -m backfills.testing.binance_server --port 8900`: the stand-in exchange on loopback, for trying
+    backfills without internet access (point BINANCE_FUTURES_BASE_URL at it). Its rows are generated, not real."""
+    import argparse
+    import time
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--port", type=int, default=8900)
+    args = parser.parse_args()
+    with BinanceTestServer(port=args.port) as server:
+        print(f"Binance test server on {server.url} (Ctrl-C stops it)", flush=True)
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            pass
+
+
+if __name__ == "__main__":
+    main()

@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from audits.models import Gap
+from audits.repair import gaps_link_job
 from backfills import services
 from backfills.models import BackfillJob
 from catalog.models import Dataset, LineageRecord
@@ -20,7 +21,8 @@ CANDLES = series("candles", "BTCUSDT", interval="1m")
 
 def _job(*, days: float = 1, symbol: str = "BTCUSDT", data_type: str = "candles", timeframe: str = "1m", **fields):
     end = fields.pop("end", START + timedelta(days=days))
-    return services.backfill_job_create(
+    gaps = fields.pop("gaps", ())
+    job = services.backfill_job_create(
         symbol=symbol,
         data_type=data_type,
         timeframe=timeframe,
@@ -29,6 +31,8 @@ def _job(*, days: float = 1, symbol: str = "BTCUSDT", data_type: str = "candles"
         enqueue=False,
         **fields,
     )
+    gaps_link_job(gaps=gaps, job=job)  # the auditor's side links the gaps a job is meant to fill
+    return job
 
 
 def _open_times(ref=CANDLES) -> list[datetime]:

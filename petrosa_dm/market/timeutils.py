@@ -66,3 +66,29 @@ def parse_time(value: object) -> datetime:
 
 def is_plausible(moment: datetime) -> bool:
     return MIN_VALID <= moment < MAX_VALID
+
+
+# --- display: what a person reads (console, messages, logs) ---------------------------------------------------------
+
+
+def format_utc(value: datetime | None) -> str:
+    """`2024-08-08 23:55:39 UTC`: seconds, 24-hour clock, and the zone named."""
+    if value is None:
+        return ""
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def format_duration(seconds: float | timedelta | None) -> str:
+    """A span in words for a person: `20 h 17 min`, `3 d 4 h`, `45 s`. The two largest units, never a bare number."""
+    if seconds is None:
+        return ""
+    if isinstance(seconds, timedelta):
+        seconds = seconds.total_seconds()
+    total = round(abs(seconds))
+    days, rest = divmod(total, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    parts = [(days, "d"), (hours, "h"), (minutes, "min"), (secs, "s")]
+    first = next((i for i, (n, _) in enumerate(parts) if n), len(parts) - 1)
+    shown = [f"{n} {unit}" for n, unit in parts[first : first + 2] if n or unit == parts[first][1]]
+    return ("-" if seconds < 0 else "") + " ".join(shown)

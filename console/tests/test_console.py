@@ -3,20 +3,29 @@
 from datetime import timedelta
 
 import pytest
+from django.contrib.admin.utils import quote
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.urls import reverse
 
-from audits.models import Gap
+from audits.models import Gap, HealthMetric
 from audits.services import dataset_audit
-from audits.tests.rows import BASE, write_candles
+from audits.tests.rows import BASE, agg_trade, depth_update, write_candles
 from backfills.models import BackfillJob
 from catalog.models import Dataset
 from catalog.services import sync_catalog
+from ingestion import store
 from ingestion.services import dead_letters_store
+from petrosa_dm.market.naming import DataType, series
 from petrosa_dm.market.timeutils import utcnow
 
 pytestmark = pytest.mark.django_db
+
+
+def page_url(dataset_id: str) -> str:
+    """The dataset page as the admin links to it: the key quoted (`_` is `_5F`)."""
+    return reverse("admin:catalog_dataset_change", args=[quote(dataset_id)])
+
 
 HOLE = (BASE + timedelta(hours=10), BASE + timedelta(hours=12))  # three missing 1h candles
 
@@ -59,7 +68,7 @@ def test_dashboard_bands_each_dataset_and_counts_gaps_jobs_and_dead_letters(clie
     html = client.get(reverse("admin:index")).content.decode()
     assert audited_btc.health_score < 100
     assert 'id="health-grid"' in html
-    assert f'href="{reverse("admin:catalog_dataset_change", args=["candles_BTCUSDT_1h"])}"' in html
+    assert f'href="{page_url("candles_BTCUSDT_1h")}"' in html
     assert 'data-band="' in html
     gap = Gap.objects.get(dataset=audited_btc)
     assert (gap.start, gap.end, gap.missing_count) == (HOLE[0], HOLE[1], 3)
@@ -68,7 +77,7 @@ def test_dashboard_bands_each_dataset_and_counts_gaps_jobs_and_dead_letters(clie
 
 
 def test_dataset_page_draws_the_gap_on_the_coverage_timeline_and_the_price_chart(client, operator, audited_btc):
-    html = client.get(reverse("admin:catalog_dataset_change", args=["candles_BTCUSDT_1h"])).content.decode()
+    html = client.get(page_url("candles_BTCUSDT_1h")).content.decode()
     timeline = html.split('id="coverage-timeline"')[1].split("</svg>")[0]
     assert 'id="gap-0"' in timeline and 'id="gap-1"' not in timeline
     assert timeline.count('id="present-') == 2  # before and after the hole
@@ -95,7 +104,7 @@ def test_a_user_without_the_backfill_permission_sees_no_backfill_actions(client,
     changelist = client.get(reverse("admin:catalog_dataset_changelist")).content.decode()
     assert "backfill_open_gaps" not in changelist
     assert "audit_now" in changelist
-    page = client.get(reverse("admin:catalog_dataset_change", args=["candles_BTCUSDT_1h"])).content.decode()
+    page = client.get(page_url("candles_BTCUSDT_1h")).content.decode()
     assert 'id="backfill-open-gaps"' not in page
     response = client.post(
         reverse("admin:catalog_dataset_changelist"),
@@ -127,3 +136,91 @@ def test_computed_records_are_read_only(client, admin_user, audited_btc):
     assert client.get(reverse("admin:audits_auditlog_add")).status_code == 403
     assert client.get(reverse("admin:audits_healthmetric_add")).status_code == 403
     assert client.get(reverse("admin:catalog_lineagerecord_add")).status_code == 403
+
+
+def test_the_dataset_page_keeps_its_console_when_opened_from_the_datasets_list(client, operator, audited_btc):
+    changelist = client.get(reverse("admin:catalog_dataset_changelist")).content.decode()
+    link = page_url("candles_BTCUSDT_1h")
+    assert "_5F" in link and f'href="{link}"' in changelist
+    html = client.get(link).content.decode()
+    assert 'id="coverage-timeline"' in html and 'id="gap-0"' in html
+    assert 'id="backfill-open-gaps"' in html and 'value="Backfill open gaps (1)"' in html
+
+
+def _sequence_dataset(ref, rows):
+    store.write_rows(ref, rows)
+    sync_catalog()
+    dataset = Dataset.objects.get(pk=ref.collection)
+    dataset_audit(dataset=dataset, full=True)
+    return dataset
+
+
+def test_trade_and_depth_sequence_gaps_offer_no_backfill_and_say_why(client, operator, mongo_db, settings):
+    settings.AUDIT_REPAIR_ENABLED = False
+    trades = _sequence_dataset(
+        series(DataType.TRADES, "BTCUSDT"), [agg_trade(i) for i in range(1, 200) if i not in (50, 51)]
+    )
+    depth = _sequence_dataset(series(DataType.DEPTH, "BTCUSDT"), [depth_update(i) for i in range(100) if i != 40])
+    for dataset, why in ((trades, "aggTrade ids by id range"), (depth, "no history of depth updates")):
+        assert Gap.objects.filter(dataset=dataset, status=Gap.Status.OPEN).count() == 1
+        html = client.get(page_url(dataset.pk)).content.decode()
+        assert 'id="backfill-open-gaps"' not in html
+        unavailable = html.split('id="repair-unavailable"')[1].split("</p>")[0]
+        assert "Backfill not available" in unavailable and why in unavailable
+        response = client.post(
+            reverse("admin:catalog_dataset_changelist"),
+            {"action": "backfill_open_gaps", "_selected_action": [dataset.pk]},
+            follow=True,
+        )
+        assert why in response.content.decode()
+    assert not BackfillJob.objects.exists()
+
+
+def test_times_are_utc_with_seconds_and_ages_in_words(client, operator, audited_btc):
+    html = client.get(page_url("candles_BTCUSDT_1h")).content.decode()
+    figures = html.split('id="health-figures"')[1].split("</table>")[0]
+    assert " old" in figures and " s old" not in figures.replace(" min", "")  # e.g. "845 d 2 h old"
+    metric = HealthMetric.objects.filter(dataset=audited_btc).latest("created_at")
+    assert metric.created_at.strftime("%Y-%m-%d %H:%M:%S UTC") in figures
+    gaps = client.get(reverse("admin:audits_gap_changelist")).content.decode()
+    assert HOLE[0].strftime("%Y-%m-%d %H:%M:%S UTC") in gaps
+
+
+def test_a_job_page_offers_retry_when_failed_and_cancel_while_active_and_progress_once(client, operator, audited_btc):
+    user = operator
+    user.user_permissions.add(Permission.objects.get(codename="change_backfilljob"))
+    job = BackfillJob.objects.create(
+        symbol="BTCUSDT", data_type="candles", timeframe="1h", start=HOLE[0], end=HOLE[1], status="failed", error="x"
+    )
+    html = client.get(reverse("admin:backfills_backfilljob_change", args=[job.pk])).content.decode()
+    assert 'id="job-retry"' in html and 'id="job-cancel"' not in html
+    assert 'name="_save"' not in html
+    assert html.count(">progress:<") + html.count(">Progress:<") == 1
+    client.post(
+        reverse("admin:backfills_backfilljob_changelist"), {"action": "retry_jobs", "_selected_action": [job.pk]}
+    )
+    job.refresh_from_db()
+    assert job.status == BackfillJob.Status.PENDING
+    html = client.get(reverse("admin:backfills_backfilljob_change", args=[job.pk])).content.decode()
+    assert 'id="job-cancel"' in html and 'id="job-retry"' not in html
+    client.post(
+        reverse("admin:backfills_backfilljob_changelist"), {"action": "cancel_jobs", "_selected_action": [job.pk]}
+    )
+    job.refresh_from_db()
+    assert job.status == BackfillJob.Status.CANCELLED
+
+
+def test_empty_panels_say_what_is_missing_and_how_to_get_it(client, operator, mongo_db):
+    Dataset.objects.create(
+        dataset_id="candles_ETHUSDT_1h",
+        name="ETHUSDT candles 1h",
+        data_type="candles",
+        symbol="ETHUSDT",
+        timeframe="1h",
+    )
+    html = client.get(page_url("candles_ETHUSDT_1h")).content.decode()
+    coverage = html.split('id="coverage-timeline"')[1].split("</div>")[0]
+    assert "No rows are catalogued" in coverage and "manage.py sync_catalog" in coverage
+    price = html.split('id="price-chart"')[1].split("</div>")[0]
+    assert "No finished candle is stored yet" in price
+    assert "Not audited yet" in html and "manage.py audit" in html

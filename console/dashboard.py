@@ -11,8 +11,7 @@ from audits.selectors import health_summary
 from backfills.models import BackfillJob
 from catalog.models import Dataset
 from ingestion.services import DEAD_LETTERS
-
-from . import mongo
+from petrosa_dm import mongo
 
 RECENT = timedelta(hours=1)
 FAILED_JOBS_SINCE = timedelta(days=1)
@@ -20,8 +19,9 @@ LISTED = 10
 
 
 def dataset_tiles() -> list[dict]:
-    """Every active dataset with its health band and open gaps, worst first (unaudited ones last)."""
-    datasets = Dataset.objects.filter(status=Dataset.Status.ACTIVE).annotate(
+    """Every active market dataset with its health band and open gaps, worst first (unaudited ones last).
+    Analytics outputs are computed from these, so they are listed apart (`analytics_outputs`)."""
+    datasets = Dataset.objects.filter(status=Dataset.Status.ACTIVE, category=Dataset.Category.MARKET_DATA).annotate(
         open_gaps=Count("gaps", filter=Q(gaps__status__in=(Gap.Status.OPEN, Gap.Status.BACKFILLING)))
     )
     tiles = [
@@ -37,6 +37,21 @@ def dataset_tiles() -> list[dict]:
     return sorted(
         tiles, key=lambda t: (t["score"] is None, t["score"] if t["score"] is not None else 0, t["dataset_id"])
     )
+
+
+def analytics_outputs() -> list[dict]:
+    return list(
+        Dataset.objects.filter(status=Dataset.Status.ACTIVE, category=Dataset.Category.ANALYTICS)
+        .order_by("dataset_id")
+        .values("dataset_id", "record_count", "last_timestamp")
+    )
+
+
+def band_counts(tiles: list[dict]) -> dict:
+    counts = {"total": len(tiles), "healthy": 0, "degraded": 0, "unhealthy": 0, "unaudited": 0}
+    for tile in tiles:
+        counts[tile["band"]] = counts.get(tile["band"], 0) + 1
+    return counts
 
 
 def dead_letters_recent(*, now: datetime) -> dict:
@@ -61,9 +76,12 @@ def dashboard_overview(*, now: datetime) -> dict:
         .select_related("dataset", "backfill_job")
         .order_by("-missing_count", "start")
     )
+    tiles = dataset_tiles()
     return {
         "summary": health_summary(now=now),
-        "tiles": dataset_tiles(),
+        "tiles": tiles,
+        "market": band_counts(tiles),
+        "analytics": analytics_outputs(),
         "active_jobs": list(active_jobs[:LISTED]),
         "active_job_count": active_jobs.count(),
         "failed_jobs": list(failed_jobs[:LISTED]),

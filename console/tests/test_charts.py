@@ -2,7 +2,7 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
-from petrosa_dm.charts import GapSpan, coverage_timeline_svg, price_volatility_svg
+from console.charts import GapSpan, coverage_timeline_svg, price_volatility_svg
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .market.timeutils import utcnow
+from petrosa_dm.market.timeutils import utcnow
 
 
 class PetrosaAdminSite(admin.AdminSite):
@@ -9,6 +9,8 @@ class PetrosaAdminSite(admin.AdminSite):
     site_header = "Petrosa Data Manager"
     site_title = "Petrosa Data Manager"
     index_title = "Data health at a glance"
+    # The app list is on the dashboard; without the sidebar every page has the full width for its tables.
+    enable_nav_sidebar = False
 
     def index(self, request, extra_context=None):
         from .dashboard import dashboard_overview  # models are importable only once the apps are loaded
