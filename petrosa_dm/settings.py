@@ -328,3 +328,9 @@ LOGGING = {
     "root": {"handlers": ["stdout"], "level": LOG_LEVEL},
     "loggers": {"django.db.backends": {"level": "WARNING"}, "pymongo": {"level": "WARNING"}},
 }
+
+# --- Issue 14 (drop-in for the ecosystem, CONTRACT.md) ---
+# Correlation matrices over at most this many requested pairs; more is 400 naming `pairs`.
+ANALYTICS_CORRELATION_MAX_PAIRS = env.int("ANALYTICS_CORRELATION_MAX_PAIRS", default=20)
+# The asc/desc choice appears in several response shapes: one OpenAPI component for all of them.
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]["SortOrderEnum"] = ["asc", "desc"]
