@@ -334,3 +334,4 @@ LOGGING = {
 ANALYTICS_CORRELATION_MAX_PAIRS = env.int("ANALYTICS_CORRELATION_MAX_PAIRS", default=20)
 # The asc/desc choice appears in several response shapes: one OpenAPI component for all of them.
 SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]["SortOrderEnum"] = ["asc", "desc"]
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]["RegimeLevelEnum"] = "analytics.calculators.regime.LEVELS"
