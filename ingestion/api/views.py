@@ -8,7 +8,6 @@ page with `metadata.message`, not an error.
 """
 
 import itertools
-import math
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -22,6 +21,7 @@ from ingestion import selectors
 from petrosa_dm.market.intervals import INTERVALS
 from petrosa_dm.market.naming import DataType, SeriesRef, series
 from petrosa_dm.market.timeutils import utcnow
+from petrosa_dm.pagination import pagination_object
 from petrosa_dm.params import choice_param, int_param, pair_param, period_param, time_range
 
 from .renderers import ORJSONRenderer
@@ -169,19 +169,6 @@ class PageRequest:
             "anchor_newest": self.start is None,
             "match": self.match,
         }
-
-
-def pagination_object(*, total: int, limit: int, offset: int, has_next: bool) -> dict:
-    """The ecosystem's common pagination object (pages numbered from 1)."""
-    return {
-        "total": total,
-        "limit": limit,
-        "offset": offset,
-        "page": offset // limit + 1,
-        "pages": math.ceil(total / limit),
-        "has_next": has_next,
-        "has_previous": offset > 0,
-    }
 
 
 def _pagination(page: selectors.SeriesPage, window: PageRequest) -> dict:
