@@ -335,3 +335,5 @@ ANALYTICS_CORRELATION_MAX_PAIRS = env.int("ANALYTICS_CORRELATION_MAX_PAIRS", def
 # The asc/desc choice appears in several response shapes: one OpenAPI component for all of them.
 SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]["SortOrderEnum"] = ["asc", "desc"]
 SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]["RegimeLevelEnum"] = "analytics.calculators.regime.LEVELS"
+# The earlier client sends `Authorization: Bearer <key>`: accept API tokens under that keyword too.
+REST_FRAMEWORK["DEFAULT_AUTHENTICATION_CLASSES"].append("petrosa_dm.authentication.BearerTokenAuthentication")

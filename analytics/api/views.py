@@ -241,7 +241,7 @@ class RegimeView(APIView):
     @extend_schema(
         summary="Market regime of a pair",
         description="The latest regime for `period` (default 1h) in the earlier version's vocabulary and rules "
-        '(see the README). 200 with `data: null` and `metadata.message` "No regime data ..." when nothing is '
+        '(docs/migrating.md). 200 with `data: null` and `metadata.message` "No regime data ..." when nothing is '
         "computed for the pair and period.",
         parameters=[PAIR, OpenApiParameter("period", str, description="Candle interval, default 1h.")],
         responses={200: serializers.RegimeSerializer, **ERRORS},

@@ -167,6 +167,20 @@ def test_backfill_jobs_list_and_detail(client):
     assert client.get("/backfill/jobs", {"to": "2000-01-01T00:00:00Z"}).json()["pagination"]["total"] == 0
 
 
+@pytest.mark.django_db
+def test_the_published_clients_bearer_api_key_authenticates(client, mongo_db, settings):
+    # The client sends its api_key as `Authorization: Bearer <key>`; reads may be set to need a token.
+    settings.API_READ_REQUIRES_AUTH = True
+    key = Token.objects.create(user=User.objects.create_user("ta-bot")).key
+
+    anonymous = client.get("/data/candles?pair=BTCUSDT&period=1h")
+    bearer = client.get("/data/candles?pair=BTCUSDT&period=1h", HTTP_AUTHORIZATION=f"Bearer {key}")
+    wrong = client.get("/data/candles?pair=BTCUSDT&period=1h", HTTP_AUTHORIZATION="Bearer not-a-key")
+
+    assert (anonymous.status_code, bearer.status_code, wrong.status_code) == (401, 200, 401)
+    assert bearer.json()["data"] == []
+
+
 @pytest.mark.parametrize(
     "path",
     [
