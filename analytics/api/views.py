@@ -46,6 +46,7 @@ PERIOD = OpenApiParameter(
 )
 LIMIT = OpenApiParameter("limit", int, description="How many stored results, latest `as_of` first (1-1000, 100).")
 ERRORS = {**error_responses(e400="A bad parameter; `detail` names it.")}
+NOT_COMPUTED = error_responses(e404="Nothing is computed (or stored) for this pair.")
 RESULT_FIELDS = ("as_of", "timeframe", "window", "values", "coverage", "reliable", "computed_at")
 
 
@@ -183,7 +184,7 @@ def latest_object_view(metric: str, build, summary: str, description: str, *, mi
             summary=summary,
             description=description,
             parameters=[PAIR, OpenApiParameter("period", str, description="Candle interval; the latest when omitted.")],
-            responses={200: serializers.latest_object_serializer(metric), **ERRORS, 404: ERRORS[400]},
+            responses={200: serializers.latest_object_serializer(metric), **ERRORS, **NOT_COMPUTED},
             tags=["analysis"],
         )
         def get(self, request):
@@ -292,7 +293,7 @@ class CorrelationView(APIView):
                 resource_type_field_name=None,
             ),
             **ERRORS,
-            404: ERRORS[400],
+            **NOT_COMPUTED,
         },
         tags=["analysis"],
     )
