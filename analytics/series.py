@@ -11,7 +11,6 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
-from ingestion.selectors import series_bounds
 from petrosa_dm.market.naming import DataType, series
 
 from . import selectors
@@ -123,6 +122,9 @@ def metric_series(*, metric: str, symbol: str, interval: str, window: int, now: 
     window_frame = frame.iloc[-window:]
     coverage = coverage_measure(dataset_id=ref.collection, interval=interval, present=window_frame["close"].notna())
     coverage = {key: value for key, value in coverage.items() if key != "gaps"}
-    first_stored, _ = series_bounds(ref=ref)
-    coverage["window_longer_than_history"] = first_stored is not None and first_stored > window_frame.index[0]
+    # Only a window whose first bar is missing can start before the history (one more indexed lookup then).
+    first_missing = not bool(window_frame["close"].notna().iloc[0])
+    coverage["window_longer_than_history"] = first_missing and not selectors.candle_exists_before(
+        ref=ref, moment=window_frame.index[0].to_pydatetime()
+    )
     return {"values": values, "coverage": coverage, "as_of": end, "collection": ref.collection}
