@@ -93,9 +93,10 @@ def regime_values(frame: pd.DataFrame, window: int, interval: str, coverage: dic
     return regime_summary(
         annualized_volatility=clean(volatility.annualize(per_bar, interval)),
         spike_ratio=clean(recent["volume"].iloc[-1] / sma if sma else np.nan),
-        trend_direction=summary["direction"],
-        r_squared=summary["regression"]["r_squared"],
+        rate_of_change=clean(summary["rate_of_change"]),
         coverage_fraction=coverage["fraction"],
+        trend_fit=summary["direction"],
+        r_squared=clean(summary["regression"]["r_squared"]),
     )
 
 

@@ -5,9 +5,11 @@ from datetime import datetime
 import pandas as pd
 from pymongo import ASCENDING, DESCENDING
 
+from ingestion.selectors import series_page
 from petrosa_dm import mongo
 from petrosa_dm.market.intervals import floor_to_grid, next_open_time
 from petrosa_dm.market.naming import DataType, SeriesRef, parse_collection, series
+from petrosa_dm.market.timeutils import ensure_utc
 
 from . import frames
 from .calculators import correlation
@@ -16,6 +18,7 @@ from .coverage import coverage_measure
 from .metrics import clean
 
 CANDLE_FIELDS = {"_id": 0, "open_time": 1, **dict.fromkeys(frames.CANDLE_COLUMNS, 1)}
+WINDOW_FIELDS = {**CANDLE_FIELDS, "closed": 1, "close_time": 1}
 FULL_BOOK_KINDS = ("partial", "snapshot")
 DIFF_REPLAY_ROWS = 5_000
 
@@ -25,8 +28,24 @@ def _finished(now: datetime) -> dict:
     return {"$or": [{"closed": True}, {"close_time": {"$lt": now}}]}
 
 
+def _is_finished(row: dict, now: datetime) -> bool:
+    close_time = row.get("close_time")
+    return bool(row.get("closed")) or (close_time is not None and ensure_utc(close_time) < now)
+
+
 def candle_latest_open_time(*, ref: SeriesRef, now: datetime) -> datetime | None:
-    """The open time of the newest finished candle of a series."""
+    """The open time of the newest finished candle of a series.
+
+    Only the newest candle can still be open, so the newest two rows hold the answer; they are read as the data
+    endpoints read a page (an index range just before now for a live collection, which engines answer without
+    walking the index). Anything else (clock skew, candles left unclosed) takes the full query.
+    """
+    page = series_page(ref=ref, limit=2, descending=True)
+    for row in page.rows if page else []:
+        if _is_finished(row, now):
+            return row["open_time"]
+    if page is None or not page.has_next:
+        return None
     row = mongo.database()[ref.collection].find_one(
         _finished(now), projection={"open_time": 1}, sort=[("open_time", DESCENDING)]
     )
@@ -42,9 +61,18 @@ def candle_window_end(*, ref: SeriesRef, now: datetime) -> datetime | None:
 def candle_window_load(*, ref: SeriesRef, end: datetime, bars: int, now: datetime) -> pd.DataFrame:
     """The `bars` candles before `end` on the grid, missing ones as NaN rows."""
     start = frames.window_start(end, ref.interval, bars)
-    query = {"open_time": {"$gte": start, "$lt": end}, **_finished(now)}
-    rows = list(mongo.database()[ref.collection].find(query, projection=CANDLE_FIELDS).sort("open_time", ASCENDING))
+    # A range on the open-time index only; unfinished candles are dropped here (an `$or` in the query keeps some
+    # engines off the index).
+    query = {"open_time": {"$gte": start, "$lt": end}}
+    cursor = mongo.database()[ref.collection].find(query, projection=WINDOW_FIELDS).sort("open_time", ASCENDING)
+    rows = [row for row in cursor if _is_finished(row, now)]
     return frames.candle_frame(rows, frames.grid_index(start, end, ref.interval))
+
+
+def candle_exists_before(*, ref: SeriesRef, moment: datetime) -> bool:
+    """Whether the series holds a candle opening before `moment` (a range on the index, no sort)."""
+    query = {"open_time": {"$lt": moment}}
+    return mongo.database()[ref.collection].find_one(query, projection={"_id": 1}) is not None
 
 
 def candle_series_list() -> list[SeriesRef]:

@@ -115,6 +115,26 @@ def health_summary(*, now: datetime) -> dict:
         "worst": [],
         "ingestion": _ingestion(audited, now),
     }
+    summary["data"] = {
+        "total_datasets": len(datasets),
+        "healthy_datasets": bands["healthy"],
+        "degraded_datasets": bands["degraded"],
+        "unhealthy_datasets": bands["unhealthy"],
+        "overall_score": _worst([dataset.health_score for dataset in audited], min),
+        **earlier_health_figures(
+            [
+                {
+                    "completeness": (dataset.health or {}).get("completeness"),
+                    "consistency": (dataset.health or {}).get("consistency"),
+                    "freshness_seconds": (dataset.health or {}).get("freshness_seconds"),
+                    "duplicate_rows": (dataset.health or {}).get("duplicate_rows"),
+                    "health_score": dataset.health_score,
+                    "open_gaps": _open(counts.get(dataset.dataset_id, {})),
+                }
+                for dataset in audited
+            ]
+        ),
+    }
     if not audited:
         summary["message"] = NOT_AUDITED
         return summary
@@ -170,6 +190,7 @@ def pair_health(*, pair: str, period: str | None) -> dict:
         "health_score": min(scores) if scores else None,
         "band": health.band(min(scores) if scores else None),
         "datasets": entries,
+        "health": earlier_health_figures(entries),
     }
     if not scores:
         body["message"] = NOT_AUDITED
@@ -179,3 +200,23 @@ def pair_health(*, pair: str, period: str | None) -> dict:
 def _describe(dataset_id: str) -> dict:
     ref = parse_collection(dataset_id)
     return {"data_type": ref.data_type.value, "symbol": ref.symbol, "timeframe": ref.interval or ""}
+
+
+def _worst(values: list, pick) -> float | None:
+    present = [value for value in values if value is not None]
+    return pick(present) if present else None
+
+
+def earlier_health_figures(entries: list[dict]) -> dict:
+    """The earlier version's six figures over a set of audited dataset entries (dashboards read them): the weakest
+    completeness, consistency and quality, the stalest freshness, and the open gaps and duplicates summed.
+    Null figures when nothing is audited."""
+    audited = [entry for entry in entries if entry.get("audited", True)]
+    return {
+        "completeness": _worst([entry.get("completeness") for entry in audited], min),
+        "freshness_sec": _worst([entry.get("freshness_seconds") for entry in audited], max),
+        "gaps": sum(entry.get("open_gaps", 0) for entry in entries),
+        "duplicates": sum(entry.get("duplicate_rows") or 0 for entry in audited),
+        "consistency_score": _worst([entry.get("consistency") for entry in audited], min),
+        "quality_score": _worst([entry.get("health_score") for entry in audited], min),
+    }

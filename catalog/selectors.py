@@ -2,6 +2,8 @@
 
 from django.db.models import Count, Max, Min, Sum
 
+from petrosa_dm.market.naming import DataType
+
 from .models import Dataset, LineageRecord
 
 RECENT_LINEAGE = 20
@@ -50,3 +52,33 @@ def dataset_lineage(*, dataset: Dataset) -> dict:
         "downstream": list(downstream),
         "recent": list(recent),
     }
+
+
+def catalog_last_updated():
+    return Dataset.objects.aggregate(latest=Max("updated_at"))["latest"]
+
+
+def _earlier_spellings(dataset_id: str) -> list[str]:
+    """Collection names the earlier docs' spelling may mean: `candles_1h_btcusdt` -> `candles_BTCUSDT_1h`,
+    `analytics_volatility_btcusdt` -> `analytics_BTCUSDT_volatility`, `trades_btcusdt` -> `trades_BTCUSDT`."""
+    for data_type in sorted(DataType, key=lambda t: -len(t.value)):
+        prefix = f"{data_type.value}_"
+        if not dataset_id.lower().startswith(prefix):
+            continue
+        parts = dataset_id[len(prefix) :].split("_")
+        if data_type in (DataType.CANDLES, DataType.ANALYTICS) and len(parts) == 2:
+            first, second = parts
+            # A lower-case `1m` is a minute: the month interval is `1M` in either spelling.
+            return [f"{prefix}{second.upper()}_{first}", f"{prefix}{first.upper()}_{second}"]
+        return [prefix + "_".join(parts).upper()]
+    return []
+
+
+def dataset_id_resolve(dataset_id: str) -> str:
+    """The catalogued id `dataset_id` denotes: itself when catalogued, else its earlier spelling's collection."""
+    if Dataset.objects.filter(dataset_id=dataset_id).exists():
+        return dataset_id
+    for candidate in _earlier_spellings(dataset_id):
+        if Dataset.objects.filter(dataset_id=candidate).exists():
+            return candidate
+    return dataset_id

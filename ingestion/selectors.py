@@ -128,23 +128,31 @@ def series_page(
     limit: int,
     offset: int = 0,
     descending: bool = True,
+    anchor_newest: bool = False,
     match: dict | None = None,
 ) -> SeriesPage | None:
-    """One page of a series, newest first unless `descending` is False; None when the collection does not exist."""
+    """One page of a series, newest first unless `descending` is False; None when the collection does not exist.
+
+    With `anchor_newest` the page is taken from the newest end whatever the order (`offset` counts back from the
+    newest row) and only then put in the requested order: an ascending page is the latest rows, oldest-first.
+    """
     field = TIME_FIELDS[ref.data_type]
     target = series_collection(ref=ref)
     query = {**(match or {}), **time_filter(field=field, start=start, end=end)}
+    newest_first = descending or anchor_newest
     wanted = offset + limit + 1  # one more than the page tells whether a next page exists
     rows = None
-    if descending and start is None and ref.data_type is DataType.CANDLES:
+    if newest_first and start is None and ref.data_type is DataType.CANDLES:
         recent = _recent_candles(target, ref, query, end, wanted)
         rows = recent[offset:] if recent is not None else None
     if rows is None:
-        rows = _find(target, query, field, descending=descending, skip=offset, limit=limit + 1)
+        rows = _find(target, query, field, descending=newest_first, skip=offset, limit=limit + 1)
     if not rows and not series_exists(ref=ref):
         return None
     has_next = len(rows) > limit
     rows = rows[:limit]
+    if newest_first and not descending:
+        rows.reverse()
     if not has_next and (rows or offset == 0):
         return SeriesPage(rows, has_next, offset + len(rows), True)
     if query:
@@ -228,3 +236,23 @@ def series_rows_by_source(*, ref: SeriesRef) -> dict[str, dict]:
         ]
     )
     return {row["_id"]: {"rows": row["rows"], "first": row["first"], "last": row["last"]} for row in rows}
+
+
+# Stored depth rows that hold a whole book (a partial-depth frame or a REST snapshot), not a diff.
+FULL_BOOK_KINDS = ("partial", "snapshot")
+
+
+def depth_latest_full_book(*, ref: SeriesRef) -> dict | None:
+    """The newest stored whole book of a pair (partial-depth frame or REST snapshot), or None."""
+    return series_collection(ref=ref).find_one(
+        {"kind": {"$in": FULL_BOOK_KINDS}},
+        projection={
+            "_id": False,
+            "event_time": True,
+            "final_update_id": True,
+            "kind": True,
+            "bids": True,
+            "asks": True,
+        },
+        sort=[("event_time", DESCENDING), ("final_update_id", DESCENDING)],
+    )

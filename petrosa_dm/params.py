@@ -3,6 +3,7 @@
 Each function raises `BadParameter` (400, `{"detail": "<name>: <why>", "parameter": "<name>"}`) naming the parameter.
 """
 
+import re
 from collections.abc import Mapping
 from datetime import datetime
 
@@ -100,3 +101,38 @@ def time_range(query: Mapping, start: str = "start", end: str = "end") -> tuple[
     if begin and finish and begin >= finish:
         raise BadParameter(start, f"must be before {end}")
     return begin, finish
+
+
+_DURATION = re.compile(r"^(\d+)([mhdw])$")
+_DURATION_MS = {"m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
+
+
+def window_param(
+    query: Mapping, period: str, name: str = "window", *, default: str | None, minimum: int = 2, maximum: int
+) -> tuple[str | None, int | None]:
+    """A window as a bar count (`20`) or a duration (`90m`, `24h`, `30d`, `2w`) converted to bars of `period`.
+
+    Returns (the window as given, bars). A duration shorter than `minimum` bars, or not a whole number of bars
+    of a fixed-length period, is rejected naming the parameter.
+    """
+    from .market.intervals import INTERVAL_MS, MONTHLY
+
+    text = _raw(query, name, False) or default
+    if text is None:
+        return None, None
+    text = str(text).strip()
+    if text.isdigit():
+        bars = int(text)
+    else:
+        match = _DURATION.match(text)
+        if not match:
+            raise BadParameter(name, f"expected a bar count (20) or a duration (90m, 24h, 30d, 2w), got {text!r}")
+        if period == MONTHLY:
+            raise BadParameter(name, "a duration cannot be converted to 1M bars (months differ); give a bar count")
+        duration_ms = int(match.group(1)) * _DURATION_MS[match.group(2)]
+        bars, remainder = divmod(duration_ms, INTERVAL_MS[period])
+        if remainder:
+            raise BadParameter(name, f"{text} is not a whole number of {period} bars")
+    if not minimum <= bars <= maximum:
+        raise BadParameter(name, f"must be {minimum} to {maximum} bars of {period}, got {bars} ({text})")
+    return text, bars

@@ -342,3 +342,13 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # The filesystem broker keeps its broadcast (control) files with the queue, not in the working directory.
 if CELERY_BROKER_URL.startswith("filesystem"):
     CELERY_BROKER_TRANSPORT_OPTIONS["control_folder"] = str(_broker_dir / "control")
+
+
+# --- Issue 14 (drop-in for the ecosystem, CONTRACT.md) ---
+# Correlation matrices over at most this many requested pairs; more is 400 naming `pairs`.
+ANALYTICS_CORRELATION_MAX_PAIRS = env.int("ANALYTICS_CORRELATION_MAX_PAIRS", default=20)
+# The asc/desc choice appears in several response shapes: one OpenAPI component for all of them.
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]["SortOrderEnum"] = ["asc", "desc"]
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]["RegimeLevelEnum"] = "analytics.calculators.regime.LEVELS"
+# The earlier client sends `Authorization: Bearer <key>`: accept API tokens under that keyword too.
+REST_FRAMEWORK["DEFAULT_AUTHENTICATION_CLASSES"].append("petrosa_dm.authentication.BearerTokenAuthentication")

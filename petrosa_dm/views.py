@@ -19,6 +19,7 @@ class ServiceInfoView(APIView):
             {
                 "service": serializers.CharField(),
                 "version": serializers.CharField(),
+                "status": serializers.ChoiceField(choices=["operational"], help_text="The process answers."),
                 "timestamp": serializers.DateTimeField(),
                 "features": serializers.DictField(child=serializers.BooleanField()),
                 "links": serializers.DictField(child=serializers.CharField()),
@@ -30,6 +31,7 @@ class ServiceInfoView(APIView):
             {
                 "service": "petrosa-data-manager",
                 "version": __version__,
+                "status": "operational",
                 "timestamp": utcnow(),
                 "features": {
                     "auditor": settings.ENABLE_AUDITOR,

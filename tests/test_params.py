@@ -44,3 +44,34 @@ def test_limits_are_bounded():
 
 def test_pairs_list_is_deduplicated():
     assert params.pairs_param({"pairs": "BTCUSDT,ethusdt,BTCUSDT"}) == ["BTCUSDT", "ETHUSDT"]
+
+
+@pytest.mark.parametrize(
+    ("window", "period", "bars"),
+    [("20", "1h", 20), ("30d", "1h", 720), ("24h", "1m", 1440), ("90m", "1m", 90), ("2w", "1d", 14), ("7d", "4h", 42)],
+)
+def test_window_is_bars_or_a_duration_converted_by_the_period(window, period, bars):
+    assert params.window_param({"window": window}, period, default=None, maximum=100_000) == (window, bars)
+
+
+def test_window_default_and_absence():
+    assert params.window_param({}, "1h", default="30d", maximum=100_000) == ("30d", 720)
+    assert params.window_param({}, "1h", default=None, maximum=100_000) == (None, None)
+
+
+@pytest.mark.parametrize(
+    ("window", "period", "why"),
+    [
+        ("30x", "1h", "expected a bar count"),
+        ("-5", "1h", "expected a bar count"),
+        ("90m", "1h", "not a whole number of 1h bars"),
+        ("1h", "1h", "must be 2 to"),
+        ("7d", "1M", "cannot be converted to 1M bars"),
+        ("200000", "1m", "must be 2 to"),
+    ],
+)
+def test_a_bad_window_is_named(window, period, why):
+    with pytest.raises(ValidationError) as exc_info:
+        params.window_param({"window": window}, period, default=None, maximum=100_000)
+    assert detail(exc_info).startswith("window:")
+    assert why in detail(exc_info)

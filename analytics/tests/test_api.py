@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from analytics import services
+from analytics.calculators import regime
 from ingestion import store
 from petrosa_dm.market.naming import series
 
@@ -27,11 +28,21 @@ def computed(mongo_db):
     return mongo_db
 
 
-def test_nothing_computed_for_the_pair_is_404(client, mongo_db):
-    for metric in ("volatility", "volume", "spread", "trend", "deviation", "seasonality", "correlation", "regime"):
+def test_nothing_computed_for_the_pair_answers_as_callers_expect(client, mongo_db):
+    for metric in ("deviation", "seasonality", "correlation"):
         response = client.get(f"/analysis/{metric}", {"pair": "BTCUSDT"})
         assert response.status_code == 404, metric
         assert "BTCUSDT" in response.json()["detail"]
+    for metric in ("deviation", "seasonality"):
+        assert f"No {metric} data available" in client.get(f"/analysis/{metric}", {"pair": "BTCUSDT"}).json()["detail"]
+    for metric, message in (("spread", "No spread data available"), ("regime", "No regime data")):
+        body = client.get(f"/analysis/{metric}", {"pair": "BTCUSDT"}).json()
+        assert body["data"] is None
+        assert message in body["metadata"]["message"]
+    for metric in ("volatility", "volume", "trend"):
+        body = client.get(f"/analysis/{metric}", {"pair": "BTCUSDT", "period": "1h"}).json()
+        assert (body["values"], body["results"]) == ([], [])
+        assert "BTCUSDT" in body["metadata"]["message"]
 
 
 @pytest.mark.parametrize(
@@ -56,21 +67,21 @@ def test_results_are_latest_first_and_honour_window_and_method(client, computed)
     response = client.get("/analysis/volatility", {"pair": "btcusdt", "period": "1h", "window": "20"})
     assert response.status_code == 200
     body = response.json()
-    assert (body["pair"], body["metric"], body["period"], body["window"]) == ("BTCUSDT", "volatility", "1h", 20)
-    assert [row["window"] for row in body["data"]] == [20, 20]
-    assert [row["as_of"] for row in body["data"]] == ["2024-01-06T01:00:00Z", "2024-01-06T00:00:00Z"]
-    assert set(body["data"][0]["values"]["methods"]) == {
+    assert (body["pair"], body["metric"], body["period"], body["window"]) == ("BTCUSDT", "volatility", "1h", "20")
+    assert [row["window"] for row in body["results"]] == [20, 20]
+    assert [row["as_of"] for row in body["results"]] == ["2024-01-06T01:00:00Z", "2024-01-06T00:00:00Z"]
+    assert set(body["results"][0]["values"]["methods"]) == {
         "close_to_close",
         "parkinson",
         "garman_klass",
         "rogers_satchell",
         "yang_zhang",
     }
-    assert body["data"][0]["values"]["annualization"]["basis"] == "365 days, 24/7"
+    assert body["results"][0]["values"]["annualization"]["basis"] == "365 days, 24/7"
     assert body["metadata"]["collection"] == "analytics_BTCUSDT_volatility"
 
     only_parkinson = client.get("/analysis/volatility", {"pair": "BTCUSDT", "window": "50", "method": "parkinson"})
-    data = only_parkinson.json()["data"]
+    data = only_parkinson.json()["results"]
     assert [row["window"] for row in data] == [50, 50]
     assert list(data[0]["values"]["methods"]) == ["parkinson"]
     stored = computed["analytics_BTCUSDT_volatility"].find_one({"window": 50}, sort=[("as_of", -1)])
@@ -78,11 +89,11 @@ def test_results_are_latest_first_and_honour_window_and_method(client, computed)
 
 
 def test_limit_and_other_periods(client, computed):
-    latest = client.get("/analysis/trend", {"pair": "BTCUSDT", "limit": "1", "method": "ema"}).json()["data"]
+    latest = client.get("/analysis/trend", {"pair": "BTCUSDT", "limit": "1", "method": "ema"}).json()["results"]
     assert len(latest) == 1
     assert "ema" in latest[0]["values"]
     assert "sma" not in latest[0]["values"]
-    assert client.get("/analysis/volume", {"pair": "BTCUSDT", "period": "4h"}).json()["data"] == []
+    assert client.get("/analysis/volume", {"pair": "BTCUSDT", "period": "4h"}).json()["results"] == []
 
 
 def test_regime_shape_is_the_contract(client, computed):
@@ -91,15 +102,18 @@ def test_regime_shape_is_the_contract(client, computed):
     body = response.json()
     assert set(body) == {"pair", "metric", "data", "metadata"}
     assert (body["pair"], body["metric"]) == ("BTCUSDT", "regime")
-    assert set(body["data"]) == {"regime", "volatility_level", "volume_level", "trend_direction", "confidence"}
+    assert set(body["data"]) >= {"regime", "volatility_level", "volume_level", "trend_direction", "confidence"}
+    assert body["data"]["regime"] in regime.REGIMES
     assert body["data"]["volatility_level"] in ("low", "medium", "high")
-    assert body["data"]["trend_direction"] in ("up", "down", "sideways")
+    assert body["data"]["volume_level"] in ("low", "medium", "high")
+    assert body["data"]["trend_direction"] in ("bullish", "bearish", "neutral")
     assert 0 <= body["data"]["confidence"] <= 1
     assert body["metadata"]["collection"] == "analytics_BTCUSDT_regime"
     assert body["metadata"]["timestamp"] == "2024-01-06T01:00:00Z"
     empty = client.get("/analysis/regime", {"pair": "BTCUSDT", "period": "1d"}).json()
     assert empty["data"] is None
     assert set(empty["metadata"]) >= {"timestamp", "collection"}
+    assert "No regime data" in empty["metadata"]["message"]
 
 
 def test_correlation_matrix_on_demand_over_aligned_timestamps(client, mongo_db):
@@ -139,8 +153,8 @@ def test_stored_correlation_against_the_reference(client, mongo_db):
     write_candles("ETHUSDT", closes_walk(60, seed=2))
     services.analytics_compute(symbol="ETHUSDT", interval="1h", windows=[20], metrics=["correlation"])
     body = client.get("/analysis/correlation", {"pair": "ETHUSDT"}).json()
-    assert body["data"][0]["values"]["reference_pair"] == "BTCUSDT"
-    assert body["data"][0]["as_of"] == (T0 + 60 * HOUR).isoformat().replace("+00:00", "Z")
+    assert body["results"][0]["values"]["reference_pair"] == "BTCUSDT"
+    assert body["results"][0]["as_of"] == (T0 + 60 * HOUR).isoformat().replace("+00:00", "Z")
 
 
 def test_spread_endpoint_serves_stored_spread(client, mongo_db):
@@ -151,8 +165,12 @@ def test_spread_endpoint_serves_stored_spread(client, mongo_db):
         books.append(book | {"bids": [["100", "1"]], "asks": [[ask, "1"]], "source": "rest", "ingested_at": moment})
     store.write_rows(series("depth", "BTCUSDT"), books)
     services.analytics_compute_spread(symbol="BTCUSDT", windows=[2, 5])
-    data = client.get("/analysis/spread", {"pair": "BTCUSDT", "window": 2}).json()["data"]
-    assert data[0]["values"]["latest"]["spread"] == pytest.approx(0.02)
-    assert data[0]["values"]["book_source"] == "full_book"
-    assert data[0]["values"]["mean_spread_bps"] == pytest.approx((0.04 / 100.02 + 0.02 / 100.01) / 2 * 10_000)
-    assert data[0]["reliable"] is True
+    stored = mongo_db["analytics_BTCUSDT_spread"].find_one({"window": 2})
+    assert stored["values"]["latest"]["spread"] == pytest.approx(0.02)
+    assert stored["values"]["book_source"] == "full_book"
+    assert stored["values"]["mean_spread_bps"] == pytest.approx((0.04 / 100.02 + 0.02 / 100.01) / 2 * 10_000)
+    body = client.get("/analysis/spread", {"pair": "BTCUSDT"}).json()
+    assert body["data"]["bid_ask_spread"] == pytest.approx(0.02)
+    assert body["data"]["spread_percentage"] == pytest.approx(0.02 / 100.01 * 100)
+    assert body["data"]["liquidity_ratio"] == pytest.approx(1.0)
+    assert (body["metadata"]["window"], body["metadata"]["reliable"]) == (5, False)  # 2 of 5 bars have a book

@@ -207,22 +207,48 @@ def test_a_crossed_book_has_no_spread():
     assert book["spread"] is None
 
 
-def test_regime_thresholds():
+@pytest.mark.parametrize(
+    ("volatility", "spike", "change", "expected"),
+    [
+        (0.6, 0.5, 0.0, "turbulent_illiquidity"),
+        (0.1, 2.0, 0.0, "stable_accumulation"),
+        (0.6, 2.0, 0.0, "breakout_phase"),
+        (0.6, 2.0, 0.05, "bullish_acceleration"),
+        (0.6, 2.0, -0.05, "bearish_acceleration"),
+        (0.1, 0.5, 0.0, "consolidation"),
+        (0.3, 1.0, 0.0, "balanced_market"),
+        (0.3, 2.0, 0.0, "transitional"),
+        (None, 1.0, 0.0, "unknown"),
+        (0.3, None, 0.0, "unknown"),
+    ],
+)
+def test_regime_rules_are_the_earlier_versions_with_acceleration_reachable(volatility, spike, change, expected):
     summary = regime.regime_summary(
-        annualized_volatility=0.9, spike_ratio=2.0, trend_direction="sideways", r_squared=0.1, coverage_fraction=1.0
+        annualized_volatility=volatility, spike_ratio=spike, rate_of_change=change, coverage_fraction=1.0
     )
-    assert summary == {
-        "regime": "volatile",
+    assert summary["regime"] == expected
+    assert summary["regime"] in regime.REGIMES
+    assert summary["volatility_level"] in regime.LEVELS and summary["volume_level"] in regime.LEVELS
+    assert 0 <= summary["confidence"] <= 1
+
+
+def test_regime_levels_trend_and_confidence():
+    summary = regime.regime_summary(
+        annualized_volatility=0.9, spike_ratio=2.0, rate_of_change=0.021, coverage_fraction=0.5, trend_fit="up"
+    )
+    assert {key: summary[key] for key in regime.REGIME_KEYS} == {
+        "regime": "bullish_acceleration",
         "volatility_level": "high",
         "volume_level": "high",
-        "trend_direction": "sideways",
-        "confidence": 0.9,
+        "trend_direction": "bullish",
+        "confidence": 0.425,
     }
-    trending = regime.regime_summary(
-        annualized_volatility=0.5, spike_ratio=1.0, trend_direction="up", r_squared=0.8, coverage_fraction=0.5
+    assert summary["trend_fit"] == "up"
+    # Thresholds are strict, as in the earlier version: exactly 0.5 / 1.5 / 2 % are medium / neutral.
+    edge = regime.regime_summary(annualized_volatility=0.5, spike_ratio=1.5, rate_of_change=0.02, coverage_fraction=1)
+    assert (edge["volatility_level"], edge["volume_level"], edge["trend_direction"]) == ("medium", "medium", "neutral")
+    missing = regime.regime_summary(
+        annualized_volatility=None, spike_ratio=None, rate_of_change=None, coverage_fraction=1
     )
-    assert (trending["regime"], trending["volatility_level"], trending["confidence"]) == ("trending_up", "medium", 0.4)
-    quiet = regime.regime_summary(
-        annualized_volatility=0.1, spike_ratio=0.5, trend_direction="sideways", r_squared=0.0, coverage_fraction=1.0
-    )
-    assert quiet["regime"] == "quiet"
+    assert (missing["regime"], missing["volatility_level"], missing["confidence"]) == ("unknown", "medium", 0.0)
+    assert missing["inputs"]["annualized_volatility"] is None

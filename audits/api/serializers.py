@@ -37,7 +37,27 @@ class WorstDatasetSerializer(serializers.Serializer):
     audited_at = serializers.DateTimeField()
 
 
+class EarlierHealthSerializer(serializers.Serializer):
+    """The earlier version's figures, read by dashboards (null before the first audit)."""
+
+    completeness = serializers.FloatField(allow_null=True)
+    freshness_sec = serializers.FloatField(allow_null=True)
+    gaps = serializers.IntegerField(help_text="Open gaps.")
+    duplicates = serializers.IntegerField()
+    consistency_score = serializers.FloatField(allow_null=True)
+    quality_score = serializers.FloatField(allow_null=True)
+
+
+class EarlierSummarySerializer(EarlierHealthSerializer):
+    total_datasets = serializers.IntegerField()
+    healthy_datasets = serializers.IntegerField()
+    degraded_datasets = serializers.IntegerField()
+    unhealthy_datasets = serializers.IntegerField()
+    overall_score = serializers.FloatField(allow_null=True, help_text="The weakest dataset's health score.")
+
+
 class HealthSummarySerializer(serializers.Serializer):
+    data = EarlierSummarySerializer()
     audited = serializers.BooleanField()
     message = serializers.CharField(required=False)
     timestamp = serializers.DateTimeField()
@@ -79,3 +99,4 @@ class PairHealthSerializer(serializers.Serializer):
     health_score = serializers.FloatField(allow_null=True)
     band = serializers.CharField()
     datasets = DatasetHealthSerializer(many=True)
+    health = EarlierHealthSerializer()

@@ -116,15 +116,13 @@ def test_job_list_filters_and_paginates(client):
         )
     services.backfill_job_cancel(job=BackfillJob.objects.get(symbol="ETHUSDT"))
     everything = client.get("/backfill/jobs").json()
-    assert everything["count"] == 3
-    assert [job["id"] for job in everything["results"]] == sorted(
-        (job["id"] for job in everything["results"]), reverse=True
-    )
-    assert client.get("/backfill/jobs?symbol=btcusdt").json()["count"] == 2
-    assert client.get("/backfill/jobs?status=cancelled").json()["results"][0]["symbol"] == "ETHUSDT"
-    assert client.get("/backfill/jobs?data_type=funding_rates").json()["count"] == 1
+    assert everything["pagination"]["total"] == 3
+    assert [job["id"] for job in everything["data"]] == sorted((job["id"] for job in everything["data"]), reverse=True)
+    assert client.get("/backfill/jobs?symbol=btcusdt").json()["pagination"]["total"] == 2
+    assert client.get("/backfill/jobs?status=cancelled").json()["data"][0]["symbol"] == "ETHUSDT"
+    assert client.get("/backfill/jobs?data_type=funding_rates").json()["pagination"]["total"] == 1
     page = client.get("/backfill/jobs?limit=2").json()
-    assert len(page["results"]) == 2 and page["next"]
+    assert len(page["data"]) == 2 and page["pagination"]["has_next"]
     assert client.get("/backfill/jobs?status=nonsense").status_code == 400
 
 

@@ -2,12 +2,17 @@ from rest_framework import serializers
 
 from catalog.models import Dataset, LineageRecord
 
+from .filters import OWNER
+
 
 class DatasetSerializer(serializers.ModelSerializer):
+    owner = serializers.SerializerMethodField(help_text="Always this service.")
+
     class Meta:
         model = Dataset
         fields = [
             "dataset_id",
+            "owner",
             "name",
             "description",
             "category",
@@ -27,6 +32,9 @@ class DatasetSerializer(serializers.ModelSerializer):
             "created_at",
             "updated_at",
         ]
+
+    def get_owner(self, dataset) -> str:
+        return OWNER
 
 
 class SchemaSerializer(serializers.ModelSerializer):

@@ -33,8 +33,8 @@ def test_sync_catalog_describes_every_series_collection(client, ingested):
 
     assert (result.discovered, result.created, result.vanished) == (6, 6, 0)
     body = client.get("/catalog/datasets").json()
-    assert body["count"] == 6
-    by_id = {row["dataset_id"]: row for row in body["results"]}
+    assert body["pagination"]["total"] == 6
+    by_id = {row["dataset_id"]: row for row in body["data"]}
     assert list(by_id) == sorted(by_id)
     candles = by_id["candles_BTCUSDT_1h"]
     assert (candles["category"], candles["data_type"], candles["symbol"], candles["timeframe"]) == (
@@ -79,14 +79,14 @@ def test_filters_select_by_type_symbol_and_category(client, ingested):
     paged = client.get("/catalog/datasets?limit=2&offset=2").json()
     bad = client.get("/catalog/datasets?category=gossip")
 
-    assert [row["dataset_id"] for row in candles["results"]] == [
+    assert [row["dataset_id"] for row in candles["data"]] == [
         "candles_BTCUSDT_1h",
         "candles_BTCUSDT_1m",
         "candles_ETHUSDT_1h",
     ]
-    assert [row["dataset_id"] for row in eth["results"]] == ["candles_ETHUSDT_1h"]
-    assert analytics["count"] == 0
-    assert [row["dataset_id"] for row in paged["results"]] == ["candles_ETHUSDT_1h", "depth_BTCUSDT"]
+    assert [row["dataset_id"] for row in eth["data"]] == ["candles_ETHUSDT_1h"]
+    assert analytics["pagination"]["total"] == 0
+    assert [row["dataset_id"] for row in paged["data"]] == ["candles_ETHUSDT_1h", "depth_BTCUSDT"]
     assert bad.status_code == 400
     assert "category" in bad.json()["detail"]
 
@@ -100,7 +100,7 @@ def test_a_dropped_collection_is_marked_vanished_and_comes_back(client, ingested
 
     assert result.vanished == 1
     assert Dataset.objects.get(dataset_id="candles_ETHUSDT_1h").status == Dataset.Status.VANISHED
-    assert client.get("/catalog/datasets?status=vanished").json()["count"] == 1
+    assert client.get("/catalog/datasets?status=vanished").json()["pagination"]["total"] == 1
     write_candles(grid(T0, 2), symbol="ETHUSDT")
     services.sync_catalog()
     assert Dataset.objects.get(dataset_id="candles_ETHUSDT_1h").status == Dataset.Status.ACTIVE

@@ -84,3 +84,32 @@ def row_formatter(data_type: DataType, time_field: str) -> Callable[[dict], dict
         return row
 
     return format_row
+
+
+def with_trades_count(format_row: Callable[[dict], dict]) -> Callable[[dict], dict]:
+    """Candles also carry the earlier version's `trades_count` (our `trades`, the kline's trade count)."""
+
+    def format_candle(document: dict) -> dict:
+        row = format_row(document)
+        row["trades_count"] = row.get("trades")
+        return row
+
+    return format_candle
+
+
+def trade_side(is_buyer_maker: object) -> str | None:
+    """The taker's side: a buyer-maker trade was a market sell."""
+    if is_buyer_maker is None:
+        return None
+    return "sell" if is_buyer_maker else "buy"
+
+
+def with_side(format_row: Callable[[dict], dict]) -> Callable[[dict], dict]:
+    """Trades also carry `side` ("sell" when the buyer was the maker, else "buy"), as callers read it."""
+
+    def format_trade(document: dict) -> dict:
+        row = format_row(document)
+        row["side"] = trade_side(row.get("is_buyer_maker"))
+        return row
+
+    return format_trade

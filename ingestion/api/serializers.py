@@ -38,19 +38,50 @@ def _field(field: me.fields.BaseField) -> serializers.Field:
     return serializers.CharField(allow_null=nullable)
 
 
+# Fields the rows carry beyond the stored document's, in the earlier version's names (CONTRACT.md).
+EXTRA_ROW_FIELDS = {
+    DataType.CANDLES: {
+        "trades_count": serializers.IntegerField(allow_null=True, help_text="Trades in the candle (= `trades`).")
+    },
+    DataType.TRADES: {
+        "side": serializers.ChoiceField(
+            choices=["buy", "sell"], allow_null=True, help_text="The taker's side: sell when the buyer was the maker."
+        )
+    },
+}
+
+
 def row_serializer(data_type: DataType, name: str, **kwargs) -> serializers.Serializer:
     fields = {"timestamp": serializers.DateTimeField(help_text="The row's indexed time (e.g. a candle's open time).")}
     for field_name, field in DOCUMENTS[data_type]._fields.items():
         if field_name not in OMITTED_FIELDS:
             fields[field_name] = _field(field)
+    fields.update(EXTRA_ROW_FIELDS.get(data_type, {}))
     return inline_serializer(f"{name}Row", fields, **kwargs)
 
 
 error_serializer = ErrorSerializer
 
+PAGINATION_FIELDS = {
+    "total": serializers.IntegerField(help_text="Rows matching the filter."),
+    "limit": serializers.IntegerField(),
+    "offset": serializers.IntegerField(),
+    "page": serializers.IntegerField(help_text="offset // limit + 1 (pages numbered from 1)."),
+    "pages": serializers.IntegerField(help_text="ceil(total / limit)."),
+    "has_next": serializers.BooleanField(),
+    "has_previous": serializers.BooleanField(),
+}
+# The ecosystem's common pagination object, on every list (catalog, backfill jobs).
+common_pagination_serializer = inline_serializer("Pagination", PAGINATION_FIELDS)
+
+sort_serializer = inline_serializer(
+    "DataSort", {"by": serializers.CharField(), "order": serializers.ChoiceField(choices=["asc", "desc"])}
+)
+
 pagination_serializer = inline_serializer(
     "DataPagination",
     {
+        **PAGINATION_FIELDS,
         "total": serializers.IntegerField(
             help_text="Rows matching the filter (an estimate when total_exact is false)."
         ),
@@ -58,10 +89,7 @@ pagination_serializer = inline_serializer(
             help_text="False when no filter applies: total is then the catalog's last synced record count "
             "(MongoDB's collection estimate for a collection not catalogued yet)."
         ),
-        "limit": serializers.IntegerField(),
-        "offset": serializers.IntegerField(),
         "has_next": serializers.BooleanField(help_text="Exact: one row past the page was looked for."),
-        "has_previous": serializers.BooleanField(),
         "next_offset": serializers.IntegerField(allow_null=True),
     },
 )
@@ -83,6 +111,12 @@ def metadata_serializer(name: str, extra: dict | None = None) -> serializers.Ser
     fields = {
         "collection": serializers.CharField(help_text="The MongoDB collection read."),
         "source": serializers.CharField(help_text="Where the rows were read from (mongodb)."),
+        "records_returned": serializers.IntegerField(),
+        "data_completeness": serializers.FloatField(
+            allow_null=True, help_text="completeness in percent (the earlier version's field)."
+        ),
+        "last_updated": serializers.DateTimeField(help_text="The newest returned row's time (now when none)."),
+        "message": serializers.CharField(required=False, help_text="Why `data` is empty, when it is."),
         "data_type": serializers.CharField(),
         "time_field": serializers.CharField(help_text="The indexed field start/end filter and rows are sorted by."),
         "sort_order": serializers.ChoiceField(choices=["asc", "desc"]),
@@ -104,5 +138,12 @@ def page_serializer(data_type: DataType, name: str, *, period: bool = False, met
         fields["period"] = serializers.CharField()
     fields["data"] = row_serializer(data_type, name, many=True)
     fields["pagination"] = pagination_serializer
+    fields["sort"] = sort_serializer
     fields["metadata"] = metadata_serializer(name, metadata_extra)
+    parameters = {"pair": serializers.CharField()}
+    if period:
+        parameters["period"] = serializers.CharField()
+    parameters["start"] = serializers.DateTimeField(allow_null=True)
+    parameters["end"] = serializers.DateTimeField(allow_null=True)
+    fields["parameters"] = inline_serializer(f"{name}Parameters", parameters)
     return inline_serializer(f"{name}Page", fields)

@@ -2,12 +2,13 @@
 
 from django.urls import path
 
-from . import views
+from . import depth, views
 
 urlpatterns = [
     path("data/candles", views.CandlesView.as_view(), name="data-candles"),
     path("data/trades", views.TradesView.as_view(), name="data-trades"),
-    path("data/depth", views.DepthView.as_view(), name="data-depth"),
+    path("data/depth", depth.OrderBookView.as_view(), name="data-depth"),
+    path("data/depth/updates", views.DepthUpdatesView.as_view(), name="data-depth-updates"),
     path("data/funding", views.FundingView.as_view(), name="data-funding"),
     path("data/mark-prices", views.MarkPricesView.as_view(), name="data-mark-prices"),
     path("data/tickers", views.TickersView.as_view(), name="data-tickers"),

@@ -1,7 +1,10 @@
-"""The `/data/...` endpoints: pages of stored market data, newest first by default.
+"""The `/data/...` endpoints: pages of stored market data (CONTRACT.md is the shape callers read).
 
-Every endpoint shares one shape (`pair`, `data`, `pagination`, `metadata`) and one set of parameters (`start`, `end`,
-`limit`, `offset`, `sort_order`); a subclass names its data type and adds what is particular to it.
+Every endpoint shares one shape (`pair`, `data`, `pagination`, `sort`, `metadata`, `parameters`) and one set of
+parameters (`start`, `end`, `limit`, `offset`, `sort_order`); a subclass names its data type and adds what is
+particular to it. Without `start` a page is anchored at the newest rows (as Binance's klines endpoint is): `asc`
+gives the latest `limit` rows oldest-first, `offset` steps back in time. A well-formed pair with no rows is an empty
+page with `metadata.message`, not an error.
 """
 
 import itertools
@@ -11,7 +14,6 @@ from datetime import datetime
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import serializers
-from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -19,10 +21,11 @@ from ingestion import selectors
 from petrosa_dm.market.intervals import INTERVALS
 from petrosa_dm.market.naming import DataType, SeriesRef, series
 from petrosa_dm.market.timeutils import utcnow
+from petrosa_dm.pagination import pagination_object
 from petrosa_dm.params import choice_param, int_param, pair_param, period_param, time_range
 
 from .renderers import ORJSONRenderer
-from .rows import row_formatter, time_text
+from .rows import row_formatter, time_text, with_side, with_trades_count
 from .serializers import error_serializer, page_serializer
 
 MAX_LIMIT = 1000
@@ -62,8 +65,9 @@ COMMON_PARAMETERS = [
     ),
     OpenApiParameter(
         "sort_order",
-        {"type": "string", "enum": ["asc", "desc"], "default": "desc"},
-        description="By the type's time field; desc gives the newest first.",
+        {"type": "string", "enum": ["asc", "desc"], "default": "asc"},
+        description="By the type's time field. Without `start` the page holds the newest rows either way (asc: "
+        "oldest-first, desc: newest-first) and `offset` steps back in time; with `start` asc reads forward from it.",
     ),
 ]
 ERRORS = {
@@ -86,18 +90,32 @@ class SeriesView(APIView):
         ref = self.series_ref(query)
         window = PageRequest.from_query(query, match=self.match(query))
         page = selectors.series_page(ref=ref, **window.selector_arguments())
+        message = None
         if page is None:
-            raise NotFound(f"no {ref.data_type.value.replace('_', ' ')} stored for {self.describe(ref)}")
+            page = selectors.SeriesPage([], has_next=False, total=0, total_exact=True)
+            message = f"no {ref.data_type.value.replace('_', ' ')} stored for {self.describe(ref)}"
+        elif not page.rows:
+            message = "no rows in the requested range" if window.offset == 0 else "no rows at this offset"
         completeness = self.completeness(ref=ref, page=page, start=window.start, end=window.end, match=window.match)
         time_field = selectors.TIME_FIELDS[ref.data_type]
+        rows = list(map(self.format_row(ref.data_type, time_field), page.rows))
+        metadata = {**_metadata(ref, window, completeness, rows), **self.extra_metadata(page)}
+        if message:
+            metadata["message"] = message
+        head = self.head(ref)
         return Response(
             {
-                **self.head(ref),
-                "data": list(map(row_formatter(ref.data_type, time_field), page.rows)),
+                **head,
+                "data": rows,
                 "pagination": _pagination(page, window),
-                "metadata": {**_metadata(ref, window, completeness), **self.extra_metadata(page)},
+                "sort": {"by": "timestamp", "order": window.sort_order},
+                "metadata": metadata,
+                "parameters": {**head, "start": time_text(window.start), "end": time_text(window.end)},
             }
         )
+
+    def format_row(self, data_type: DataType, time_field: str):
+        return row_formatter(data_type, time_field)
 
     def series_ref(self, query) -> SeriesRef:
         return series(self.data_type, pair_param(query))
@@ -137,7 +155,7 @@ class PageRequest:
             end=end,
             limit=int_param(query, "limit", default=100, minimum=1, maximum=MAX_LIMIT),
             offset=int_param(query, "offset", default=0, minimum=0, maximum=MAX_OFFSET),
-            sort_order=choice_param(query, "sort_order", choices=("asc", "desc"), default="desc"),
+            sort_order=choice_param(query, "sort_order", choices=("asc", "desc"), default="asc"),
             match=match,
         )
 
@@ -148,26 +166,29 @@ class PageRequest:
             "limit": self.limit,
             "offset": self.offset,
             "descending": self.sort_order == "desc",
+            "anchor_newest": self.start is None,
             "match": self.match,
         }
 
 
 def _pagination(page: selectors.SeriesPage, window: PageRequest) -> dict:
     return {
-        "total": page.total,
+        **pagination_object(total=page.total, limit=window.limit, offset=window.offset, has_next=page.has_next),
         "total_exact": page.total_exact,
-        "limit": window.limit,
-        "offset": window.offset,
-        "has_next": page.has_next,
-        "has_previous": window.offset > 0,
         "next_offset": window.offset + window.limit if page.has_next else None,
     }
 
 
-def _metadata(ref: SeriesRef, window: PageRequest, completeness: selectors.Completeness) -> dict:
+def _metadata(ref: SeriesRef, window: PageRequest, completeness: selectors.Completeness, rows: list[dict]) -> dict:
+    generated_at = time_text(utcnow())
+    times = [row["timestamp"] for row in rows if row["timestamp"]]
     return {
         "collection": ref.collection,
         "source": "mongodb",
+        "records_returned": len(rows),
+        # The earlier version's names: completeness in percent, and the newest row's time.
+        "data_completeness": None if completeness.ratio is None else round(completeness.ratio * 100, 4),
+        "last_updated": max(times) if times else generated_at,
         "data_type": ref.data_type.value,
         "time_field": selectors.TIME_FIELDS[ref.data_type],
         "sort_order": window.sort_order,
@@ -175,7 +196,7 @@ def _metadata(ref: SeriesRef, window: PageRequest, completeness: selectors.Compl
         "end": time_text(window.end),
         "completeness": completeness.ratio,
         "completeness_detail": _completeness_detail(completeness),
-        "generated_at": time_text(utcnow()),
+        "generated_at": generated_at,
     }
 
 
@@ -224,6 +245,9 @@ class CandlesView(SeriesView):
     def completeness(self, *, ref, page, start, end, match) -> selectors.Completeness:
         return selectors.candle_completeness(ref=ref, rows=page.rows, start=start, end=end, total=page.total)
 
+    def format_row(self, data_type: DataType, time_field: str):
+        return with_trades_count(row_formatter(data_type, time_field))
+
 
 class TradesView(SeriesView):
     data_type = DataType.TRADES
@@ -244,12 +268,17 @@ class TradesView(SeriesView):
     def completeness(self, *, ref, page, start, end, match) -> selectors.Completeness:
         return selectors.trade_completeness(rows=page.rows, kind=match.get("kind"))
 
+    def format_row(self, data_type: DataType, time_field: str):
+        return with_side(row_formatter(data_type, time_field))
 
-class DepthView(SeriesView):
+
+class DepthUpdatesView(SeriesView):
+    """The stored depth update stream (`/data/depth/updates`); `/data/depth` is the order book."""
+
     data_type = DataType.DEPTH
 
     @_schema(
-        "Order-book updates of a pair, the latest first",
+        "Stored order-book updates of a pair",
         page_serializer(
             DataType.DEPTH,
             "Depth",
@@ -262,8 +291,8 @@ class DepthView(SeriesView):
         ),
         [PAIR],
         "Rows are stored diff and partial updates and REST snapshots with their update ids (`first_update_id` U, "
-        "`final_update_id` u, `prev_final_update_id` pu). With the default sort the first row is the latest "
-        "stored book state; `limit=1` returns only it.",
+        "`final_update_id` u, `prev_final_update_id` pu). With sort_order=desc the first row is the latest "
+        "stored update; `limit=1` returns only it.",
     )
     def get(self, request):
         return super().get(request)

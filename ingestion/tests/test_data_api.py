@@ -45,6 +45,8 @@ def test_downstream_call_returns_the_250_newest_candles_newest_first(client, mon
         "total_exact": False,
         "limit": 250,
         "offset": 0,
+        "page": 1,
+        "pages": 2,
         "has_next": True,
         "has_previous": False,
         "next_offset": 250,
@@ -61,8 +63,9 @@ def test_offset_pages_continue_where_the_previous_page_ended(client, mongo_db):
     first = client.get("/data/candles?pair=btcusdt&period=1h&limit=20").json()
     second = client.get("/data/candles?pair=BTCUSDT&period=1h&limit=20&offset=20").json()
 
-    timestamps = [row["timestamp"] for row in first["data"] + second["data"]]
-    assert timestamps == [iso(t) for t in reversed(open_times)]
+    # Ascending (the default) pages are anchored at the newest rows: offset steps back in time.
+    timestamps = [row["timestamp"] for row in second["data"] + first["data"]]
+    assert timestamps == [iso(t) for t in open_times]
     assert second["pagination"]["has_next"] is False
     assert second["pagination"]["total"] == 30
     assert second["pagination"]["total_exact"] is True
@@ -72,9 +75,11 @@ def test_old_collection_is_served_newest_first_too(client, mongo_db):
     open_times = grid(T0, 50)
     write_candles(open_times)
 
-    body = client.get("/data/candles?pair=BTCUSDT&period=1h&limit=10").json()
+    body = client.get("/data/candles?pair=BTCUSDT&period=1h&limit=10&sort_order=desc").json()
+    ascending = client.get("/data/candles?pair=BTCUSDT&period=1h&limit=10").json()
 
     assert [row["timestamp"] for row in body["data"]] == [iso(t) for t in reversed(open_times[-10:])]
+    assert [row["timestamp"] for row in ascending["data"]] == [iso(t) for t in open_times[-10:]]
 
 
 def test_ascending_window_is_half_open_and_accepts_every_time_format(client, mongo_db):
@@ -150,7 +155,7 @@ def test_bad_trade_kind_is_400(client, mongo_db):
     assert response.json()["parameter"] == "kind"
 
 
-def test_unknown_pair_or_period_is_404(client, mongo_db):
+def test_unknown_pair_or_period_is_an_empty_page_with_a_message(client, mongo_db):
     write_candles(grid(T0, 3))
 
     unknown_pair = client.get("/data/candles?pair=DOGEUSDT&period=1h")
@@ -158,10 +163,11 @@ def test_unknown_pair_or_period_is_404(client, mongo_db):
     unknown_funding = client.get("/data/funding?pair=BTCUSDT")
 
     for response in (unknown_pair, unknown_period, unknown_funding):
-        assert response.status_code == 404
-        assert set(response.json()) == {"detail"}
-    assert "DOGEUSDT" in unknown_pair.json()["detail"]
-    assert "candles_BTCUSDT_4h" in unknown_period.json()["detail"]
+        assert response.status_code == 200
+        assert response.json()["data"] == []
+        assert response.json()["pagination"]["total"] == 0
+    assert "DOGEUSDT" in unknown_pair.json()["metadata"]["message"]
+    assert "candles_BTCUSDT_4h" in unknown_period.json()["metadata"]["message"]
 
 
 def test_a_known_pair_with_nothing_in_the_window_is_an_empty_page(client, mongo_db):
@@ -194,8 +200,8 @@ def test_depth_lists_the_latest_update_first_with_its_update_ids(client, mongo_d
     ref = series("depth", "BTCUSDT")
     store.write_rows(ref, [depth_row(100, prev=None), depth_row(110, prev=100), depth_row(130, prev=120)])
 
-    body = client.get("/data/depth?pair=BTCUSDT").json()
-    latest = client.get("/data/depth?pair=BTCUSDT&limit=1").json()
+    body = client.get("/data/depth/updates?pair=BTCUSDT&sort_order=desc").json()
+    latest = client.get("/data/depth/updates?pair=BTCUSDT&limit=1").json()
 
     assert [row["final_update_id"] for row in body["data"]] == [130, 110, 100]
     assert body["metadata"]["sequence_breaks"] == 1
@@ -211,7 +217,7 @@ def test_funding_mark_prices_and_tickers_are_served(client, mongo_db):
     store.write_rows(series("mark_prices", "BTCUSDT"), [mark_price_row(T0 + timedelta(seconds=s)) for s in range(5)])
     store.write_rows(series("tickers", "BTCUSDT"), [ticker_row(T0 + timedelta(seconds=s)) for s in range(3)])
 
-    funding = client.get("/data/funding?pair=BTCUSDT").json()
+    funding = client.get("/data/funding?pair=BTCUSDT&sort_order=desc").json()
     marks = client.get("/data/mark-prices?pair=BTCUSDT&limit=2").json()
     tickers = client.get("/data/tickers?pair=BTCUSDT&sort_order=asc").json()
 
@@ -261,7 +267,7 @@ def test_future_and_past_candles_are_both_found_by_the_recent_window(client, mon
     open_times = grid(newest - timedelta(minutes=99), 100, "1m")
     write_candles(open_times, interval="1m")
 
-    body = client.get("/data/candles?pair=BTCUSDT&period=1m&limit=3").json()
+    body = client.get("/data/candles?pair=BTCUSDT&period=1m&limit=3&sort_order=desc").json()
 
     assert [row["timestamp"] for row in body["data"]] == [iso(t) for t in reversed(open_times[-3:])]
 
@@ -271,7 +277,7 @@ def test_an_unfiltered_total_is_the_catalogs_count_once_synced(client, mongo_db)
     sync_catalog()
     write_candles(grid(T0 + timedelta(hours=40), 5))
 
-    before = client.get("/data/candles?pair=BTCUSDT&period=1h&limit=10").json()
+    before = client.get("/data/candles?pair=BTCUSDT&period=1h&limit=10&sort_order=desc").json()
     sync_catalog()
     after = client.get("/data/candles?pair=BTCUSDT&period=1h&limit=10").json()
     windowed = client.get("/data/candles?pair=BTCUSDT&period=1h&limit=10&start=2024-08-08T00:00:00Z").json()
