@@ -328,3 +328,13 @@ LOGGING = {
     "root": {"handlers": ["stdout"], "level": LOG_LEVEL},
     "loggers": {"django.db.backends": {"level": "WARNING"}, "pymongo": {"level": "WARNING"}},
 }
+
+# --- Order books (issue 18): reconstruction, snapshots, checkpoints (docs/order-books.md) ---
+BOOKS_KEEPER_ENABLED = env.bool("BOOKS_KEEPER_ENABLED", default=True)
+BOOKS_CHECKPOINT_UPDATES = env.int("BOOKS_CHECKPOINT_UPDATES", default=200)
+BOOKS_CHECKPOINT_SECONDS = env.float("BOOKS_CHECKPOINT_SECONDS", default=60.0)
+BOOKS_SNAPSHOT_INTERVAL = env.float("BOOKS_SNAPSHOT_INTERVAL", default=3600.0)
+BOOKS_SNAPSHOT_RETRY_SECONDS = env.float("BOOKS_SNAPSHOT_RETRY_SECONDS", default=10.0)
+BOOKS_SNAPSHOT_LIMIT = env.int("BOOKS_SNAPSHOT_LIMIT", default=1000)
+BOOKS_MAX_LEVELS = env.int("BOOKS_MAX_LEVELS", default=1000)
+BOOKS_SLIPPAGE_NOTIONAL = env.float("BOOKS_SLIPPAGE_NOTIONAL", default=100_000.0)

@@ -107,6 +107,7 @@ class BinanceTestServer:
         slow_seconds: float = 3.0,
         trade_period_ms: int = 500,
         listed_since: datetime = datetime(2019, 9, 1, tzinfo=UTC),
+        depth_snapshots: dict[str, list[dict]] | None = None,
     ) -> None:
         self.symbols = set(symbols)
         self.weight_limit = weight_limit
@@ -118,6 +119,9 @@ class BinanceTestServer:
         self.slow_seconds = slow_seconds
         self.trade_period_ms = trade_period_ms
         self.listed_since_ms = int(listed_since.timestamp() * 1000)
+        # Recorded `/fapi/v1/depth` bodies per symbol, served in order (the last one again once the rest are used),
+        # so a replayed capture can be re-anchored by the exchange's own books.
+        self.depth_snapshots = {symbol: deque(bodies) for symbol, bodies in (depth_snapshots or {}).items()}
         self.requests: list[RecordedRequest] = []
         self._faults: deque[Fault] = deque()
         self._state = _State()
@@ -378,6 +382,10 @@ class BinanceTestServer:
         limit = _int(params.get("limit"), 500)
         if limit not in (5, 10, 20, 50, 100, 500, 1000):
             raise ApiError(400, -1130, "Data sent for parameter 'limit' is not valid.")
+        recorded = self.depth_snapshots.get(symbol)
+        if recorded:
+            body = recorded.popleft() if len(recorded) > 1 else recorded[0]
+            return {**body, "bids": body["bids"][:limit], "asks": body["asks"][:limit]}
         mid = _price(symbol, now_ms)
         return {
             "lastUpdateId": now_ms * 10,

@@ -1,0 +1,160 @@
+"""Reads of order books: the book of a symbol at a moment (or update id), from the nearest anchor plus a replay.
+
+The book at time `t` is the latest full anchor (REST snapshot or checkpoint in `books_{SYMBOL}`) at or before `t`,
+with the stored diffs after it applied in update-id order up to the last one stamped at or before `t`. It is
+`exact` only when we hold every update up to `t`: the first stored diff after `t` must still link to the book
+(otherwise the lost updates may lie before `t`). A break makes it `unknown` until the next snapshot; before any
+anchor it is `empty`. Where the diff book is not exact, a partial-depth frame at or before `t` (newer than the
+break) gives the top levels exactly. Checkpoints bound the replay to `BOOKS_CHECKPOINT_UPDATES` diffs.
+"""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from pymongo import ASCENDING, DESCENDING
+
+from .reconstruct import EMPTY, EXACT, UNKNOWN, Book, Break, Reconstructor
+from .store import books_collection, depth_collection
+
+ROW_FIELDS = {"_id": 0, "ingested_at": 0, "source": 0, "symbol": 0}
+REPLAY_BATCH = 500
+
+
+@dataclass
+class BookAt:
+    state: str
+    book: Book | None = None
+    anchor_kind: str | None = None
+    anchor_update_id: int | None = None
+    brk: Break | None = None
+    resync_time: datetime | None = None
+    resync_update_id: int | None = None
+    first_book_time: datetime | None = None
+    replayed: int = 0
+    messages: list[str] = field(default_factory=list)
+
+    @property
+    def message(self) -> str:
+        return " ".join(self.messages)
+
+
+def _anchor_query(at: datetime | None, update_id: int | None) -> tuple[dict, list]:
+    if update_id is not None:
+        return {"final_update_id": {"$lte": update_id}}, [("final_update_id", DESCENDING)]
+    if at is not None:
+        return {"event_time": {"$lte": at}}, [("event_time", DESCENDING), ("final_update_id", DESCENDING)]
+    return {}, [("final_update_id", DESCENDING)]
+
+
+def latest_anchor(symbol: str, *, at: datetime | None = None, update_id: int | None = None) -> dict | None:
+    query, sort = _anchor_query(at, update_id)
+    return books_collection(symbol).find_one(query, ROW_FIELDS, sort=sort)
+
+
+def latest_partial(symbol: str, *, at: datetime | None = None, update_id: int | None = None) -> dict | None:
+    query, sort = _anchor_query(at, update_id)
+    return depth_collection(symbol).find_one({"kind": "partial", **query}, ROW_FIELDS, sort=sort)
+
+
+def _diffs_after(symbol: str, anchor: dict):
+    low = anchor["final_update_id"]
+    # After a REST snapshot, the diff straddling its id (U <= id <= u) may end exactly at it.
+    bound = "$gte" if anchor["kind"] == "snapshot" else "$gt"
+    return (
+        depth_collection(symbol)
+        .find({"kind": "diff", "final_update_id": {bound: low}}, ROW_FIELDS, sort=[("final_update_id", ASCENDING)])
+        .batch_size(REPLAY_BATCH)
+    )
+
+
+def _past(row: dict, at: datetime | None, update_id: int | None) -> bool:
+    if update_id is not None:
+        return row["final_update_id"] > update_id
+    return at is not None and row["event_time"] > at
+
+
+def book_at(symbol: str, *, at: datetime | None = None, update_id: int | None = None) -> BookAt:
+    """The book at `at` (a time) or after `update_id`; the latest known book when both are None."""
+    anchor = latest_anchor(symbol, at=at, update_id=update_id)
+    result = _replay(symbol, anchor, at, update_id) if anchor else BookAt(state=EMPTY)
+    if result.state == EXACT:
+        return result
+    partial = latest_partial(symbol, at=at, update_id=update_id)
+    since = result.brk.last_update_id if result.brk else None
+    if partial and (since is None or partial["final_update_id"] > since):
+        rebuild = Reconstructor()
+        rebuild.feed(partial)
+        return BookAt(
+            state=EXACT,
+            book=rebuild.book,
+            anchor_kind="partial",
+            anchor_update_id=partial["final_update_id"],
+            messages=[f"only the top {rebuild.book.depth_limit} levels are known (a partial-depth frame)."],
+        )
+    if result.state == EMPTY:
+        first = books_collection(symbol).find_one({}, {"event_time": 1}, sort=[("event_time", ASCENDING)])
+        result.first_book_time = first["event_time"] if first else None
+        result.messages.append(
+            f"no book before {first['event_time'].isoformat()}: the first snapshot of {symbol} was taken then."
+            if first
+            else f"no book of {symbol} is stored yet: diffs wait for a snapshot."
+        )
+    elif result.state == UNKNOWN:
+        _resync(symbol, result)
+    return result
+
+
+def _replay(symbol: str, anchor: dict, at: datetime | None, update_id: int | None) -> BookAt:
+    rebuild = Reconstructor()
+    rebuild.feed(anchor)
+    replayed = 0
+    for row in _diffs_after(symbol, anchor):
+        if _past(row, at, update_id):
+            # The first update after the moment must still link: otherwise what was lost may lie before it.
+            ids = {
+                "first_id": row.get("first_update_id"),
+                "final_id": row["final_update_id"],
+                "prev_id": row.get("prev_final_update_id"),
+            }
+            verdict = rebuild.check(**ids)
+            if verdict == "dropped":
+                continue
+            if verdict == "break":
+                rebuild.diff(**ids, time=row.get("event_time"), bids=[], asks=[])
+            break
+        outcome = rebuild.feed(row)
+        replayed += 1
+        if outcome == "break":
+            break
+    if update_id is not None and rebuild.state == EXACT and rebuild.book.update_id != update_id:
+        rebuild.state = UNKNOWN  # no stored diff ends at that id: the book between two updates is not defined
+    return BookAt(
+        state=rebuild.state,
+        book=rebuild.book,
+        anchor_kind=anchor["kind"],
+        anchor_update_id=anchor["final_update_id"],
+        brk=rebuild.last_break,
+        replayed=replayed,
+    )
+
+
+def _resync(symbol: str, result: BookAt) -> None:
+    brk = result.brk
+    if brk is None:
+        result.messages.append("the book is not known at that moment.")
+        return
+    snapshot = books_collection(symbol).find_one(
+        {"kind": "snapshot", "final_update_id": {"$gt": brk.last_update_id}},
+        {"event_time": 1, "final_update_id": 1},
+        sort=[("final_update_id", ASCENDING)],
+    )
+    since = brk.last_time.isoformat() if brk.last_time else "?"
+    if snapshot:
+        result.resync_time, result.resync_update_id = snapshot["event_time"], snapshot["final_update_id"]
+        until = f"until the resync snapshot at {snapshot['event_time'].isoformat()}"
+    else:
+        until = "and no resync snapshot has been taken since"
+    result.messages.append(
+        f"the depth stream broke after update {brk.last_update_id} ({since}): updates up to {brk.next_prev_update_id} "
+        f"were lost, so the book is unknown from then {until}."
+    )

@@ -1,0 +1,42 @@
+"""Where books live in the store: `books_{SYMBOL}` holds REST snapshots and checkpoints (full books at an update id).
+
+They are kept apart from `depth_{SYMBOL}` (the stream's updates) because a snapshot's `lastUpdateId` may equal a
+diff's `u`, and the depth collection is keyed by that id alone. Rows share the depth row shape (`final_update_id`,
+`event_time`, `bids`, `asks` as the exchange's string pairs) so `books.reconstruct.Reconstructor.feed` reads both.
+"""
+
+from pymongo import ASCENDING, DESCENDING, IndexModel
+from pymongo.collection import Collection
+
+from petrosa_dm import mongo
+from petrosa_dm.market.naming import DataType, series
+
+PREFIX = "books_"
+KINDS = ("snapshot", "checkpoint")
+_indexed: set[tuple[str, str]] = set()
+
+
+def books_collection(symbol: str) -> Collection:
+    database = mongo.database()
+    name = f"{PREFIX}{symbol}"
+    marker = (database.name, name)
+    if marker not in _indexed:
+        database[name].create_indexes(
+            [
+                IndexModel([("kind", ASCENDING), ("final_update_id", ASCENDING)], unique=True),
+                IndexModel([("event_time", DESCENDING), ("final_update_id", DESCENDING)]),
+                IndexModel([("final_update_id", DESCENDING)]),
+            ]
+        )
+        _indexed.add(marker)
+    return database[name]
+
+
+def depth_collection(symbol: str) -> Collection:
+    from ingestion import store
+
+    return store.collection(series(DataType.DEPTH, symbol))
+
+
+def forget_indexes() -> None:
+    _indexed.clear()
