@@ -8,16 +8,42 @@ anchor it is `empty`. Where the diff book is not exact, a partial-depth frame at
 break) gives the top levels exactly. Checkpoints bound the replay to `BOOKS_CHECKPOINT_UPDATES` diffs.
 """
 
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from django.conf import settings
 from pymongo import ASCENDING, DESCENDING
 
 from .reconstruct import EMPTY, EXACT, UNKNOWN, Book, Break, Reconstructor
-from .store import books_collection, depth_collection
+from .store import books_collection, depth_collection, unpack_levels
 
 ROW_FIELDS = {"_id": 0, "ingested_at": 0, "source": 0, "symbol": 0}
+ANCHOR_ID_FIELDS = {"_id": 0, "kind": 1, "final_update_id": 1, "event_time": 1}
 REPLAY_BATCH = 500
+
+
+class _Lru(OrderedDict):
+    """Stored anchors and full chunks of diffs never change (insert-only, idempotent writes), so a web process
+    keeps the recent ones: a past book then costs CPU only. Bounded by BOOKS_CACHE_ENTRIES."""
+
+    def get_or(self, key, load):
+        if key in self:
+            self.move_to_end(key)
+            return self[key]
+        value = load()
+        if value is not None:
+            self[key] = value
+            while len(self) > settings.BOOKS_CACHE_ENTRIES:
+                self.popitem(last=False)
+        return value
+
+
+_cache = _Lru()
+
+
+def forget_cache() -> None:
+    _cache.clear()
 
 
 @dataclass
@@ -47,8 +73,20 @@ def _anchor_query(at: datetime | None, update_id: int | None) -> tuple[dict, lis
 
 
 def latest_anchor(symbol: str, *, at: datetime | None = None, update_id: int | None = None) -> dict | None:
+    """The latest snapshot or checkpoint at or before the moment (its levels read once, then cached)."""
     query, sort = _anchor_query(at, update_id)
-    return books_collection(symbol).find_one(query, ROW_FIELDS, sort=sort)
+    found = books_collection(symbol).find_one(query, ANCHOR_ID_FIELDS, sort=sort)
+    if found is None:
+        return None
+    key = (symbol, found["kind"], found["final_update_id"])
+    return _cache.get_or(
+        key,
+        lambda: unpack_levels(
+            books_collection(symbol).find_one(
+                {"kind": found["kind"], "final_update_id": found["final_update_id"]}, ROW_FIELDS
+            )
+        ),
+    )
 
 
 def latest_partial(symbol: str, *, at: datetime | None = None, update_id: int | None = None) -> dict | None:
@@ -56,15 +94,31 @@ def latest_partial(symbol: str, *, at: datetime | None = None, update_id: int | 
     return depth_collection(symbol).find_one({"kind": "partial", **query}, ROW_FIELDS, sort=sort)
 
 
-def _diffs_after(symbol: str, anchor: dict):
+def _diffs_after(symbol: str, anchor: dict, chunk: int):
+    """Stored diffs after the anchor in update-id order, read `chunk` at a time: a bounded query per round trip
+    (an open-ended sorted query makes the store gather every later diff before returning the first)."""
     low = anchor["final_update_id"]
     # After a REST snapshot, the diff straddling its id (U <= id <= u) may end exactly at it.
     bound = "$gte" if anchor["kind"] == "snapshot" else "$gt"
-    return (
-        depth_collection(symbol)
-        .find({"kind": "diff", "final_update_id": {bound: low}}, ROW_FIELDS, sort=[("final_update_id", ASCENDING)])
-        .batch_size(REPLAY_BATCH)
-    )
+    collection = depth_collection(symbol)
+    while True:
+        key = (symbol, "diffs", bound, low, chunk)
+        rows = _cache.get(key)
+        if rows is None:
+            rows = list(
+                collection.find(
+                    {"kind": "diff", "final_update_id": {bound: low}},
+                    ROW_FIELDS,
+                    sort=[("final_update_id", ASCENDING)],
+                    limit=chunk,
+                )
+            )
+            if len(rows) == chunk:  # a full chunk is final; the newest may still grow
+                _cache.get_or(key, lambda rows=rows: rows)
+        yield from rows
+        if len(rows) < chunk:
+            return
+        low, bound = rows[-1]["final_update_id"], "$gt"
 
 
 def _past(row: dict, at: datetime | None, update_id: int | None) -> bool:
@@ -108,7 +162,8 @@ def _replay(symbol: str, anchor: dict, at: datetime | None, update_id: int | Non
     rebuild = Reconstructor()
     rebuild.feed(anchor)
     replayed = 0
-    for row in _diffs_after(symbol, anchor):
+    chunk = min(REPLAY_BATCH, settings.BOOKS_CHECKPOINT_UPDATES + 2)
+    for row in _diffs_after(symbol, anchor, chunk):
         if _past(row, at, update_id):
             # The first update after the moment must still link: otherwise what was lost may lie before it.
             ids = {
@@ -158,3 +213,23 @@ def _resync(symbol: str, result: BookAt) -> None:
         f"the depth stream broke after update {brk.last_update_id} ({since}): updates up to {brk.next_prev_update_id} "
         f"were lost, so the book is unknown from then {until}."
     )
+
+
+def book_timeline(symbol: str, *, anchors: tuple[str, ...] = ("snapshot",)):
+    """Every stored diff in update-id order with the book after it: yields (diff row, outcome, reconstructor).
+
+    REST snapshots join the stream at their update id (before the diffs ending at or after it), so the book
+    re-anchors after a break exactly as the live keeper does. One pass: for analytics over time and for checking
+    the stored data against the exchange's own best bid and ask."""
+    pending = [
+        unpack_levels(row)
+        for row in books_collection(symbol).find(
+            {"kind": {"$in": list(anchors)}}, ROW_FIELDS, sort=[("final_update_id", 1)]
+        )
+    ]
+    rebuild = Reconstructor()
+    rows = depth_collection(symbol).find({"kind": "diff"}, ROW_FIELDS, sort=[("final_update_id", ASCENDING)])
+    for row in rows.batch_size(REPLAY_BATCH):
+        while pending and pending[0]["final_update_id"] <= row["final_update_id"]:
+            rebuild.feed(pending.pop(0))
+        yield row, rebuild.feed(row), rebuild

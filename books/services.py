@@ -26,7 +26,7 @@ from petrosa_dm.market.naming import DataType, SeriesRef, series
 from petrosa_dm.market.timeutils import utcnow
 
 from .reconstruct import EMPTY, EXACT, UNKNOWN, Book, Break, Reconstructor
-from .store import books_collection, depth_collection
+from .store import books_collection, depth_collection, pack_levels
 
 logger = logging.getLogger(__name__)
 HEAL_REASON = "the exchange keeps no depth history; book re-anchored at {time}"
@@ -61,17 +61,16 @@ def snapshot_take(*, symbol: str, client=None) -> dict:
 
 
 def checkpoint_store(*, symbol: str, book: Book) -> None:
-    levels = book.levels()
     row = {
         "symbol": symbol,
         "kind": "checkpoint",
         "final_update_id": book.update_id,
         "event_time": book.time,
-        "bids": levels["bids"],
-        "asks": levels["asks"],
+        **book.levels(),
         "source": "stream",
         "ingested_at": utcnow(),
     }
+    row = pack_levels(row)
     with contextlib.suppress(DuplicateKeyError):
         books_collection(symbol).insert_one(row)
 
@@ -164,7 +163,7 @@ class BookKeeper:
         elif outcome == "break":
             state.pending_break = rebuild.last_break
             logger.warning("depth chain broke; book unknown until a resync snapshot", extra={"symbol": symbol})
-            self._request(symbol, state)
+            self._request(symbol, state, force=True)
         elif row.get("kind") == "diff" and outcome in ("waiting", "ignored"):
             # No snapshot yet, the book unknown, or only a partial frame's top levels: a full snapshot is needed.
             self._request(symbol, state)

@@ -2,12 +2,16 @@
 
 from django.urls import path
 
+from books.api.views import BookView
+
 from . import views
 
 urlpatterns = [
     path("data/candles", views.CandlesView.as_view(), name="data-candles"),
     path("data/trades", views.TradesView.as_view(), name="data-trades"),
-    path("data/depth", views.DepthView.as_view(), name="data-depth"),
+    # The order book (issue 18); the stored update stream moved to /data/depth/updates.
+    path("data/depth", BookView.as_view(), name="data-depth"),
+    path("data/depth/updates", views.DepthView.as_view(), name="data-depth-updates"),
     path("data/funding", views.FundingView.as_view(), name="data-funding"),
     path("data/mark-prices", views.MarkPricesView.as_view(), name="data-mark-prices"),
     path("data/tickers", views.TickersView.as_view(), name="data-tickers"),

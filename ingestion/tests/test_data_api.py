@@ -194,8 +194,8 @@ def test_depth_lists_the_latest_update_first_with_its_update_ids(client, mongo_d
     ref = series("depth", "BTCUSDT")
     store.write_rows(ref, [depth_row(100, prev=None), depth_row(110, prev=100), depth_row(130, prev=120)])
 
-    body = client.get("/data/depth?pair=BTCUSDT").json()
-    latest = client.get("/data/depth?pair=BTCUSDT&limit=1").json()
+    body = client.get("/data/depth/updates?pair=BTCUSDT").json()
+    latest = client.get("/data/depth/updates?pair=BTCUSDT&limit=1").json()
 
     assert [row["final_update_id"] for row in body["data"]] == [130, 110, 100]
     assert body["metadata"]["sequence_breaks"] == 1
