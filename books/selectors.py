@@ -233,3 +233,84 @@ def book_timeline(symbol: str, *, anchors: tuple[str, ...] = ("snapshot",)):
         while pending and pending[0]["final_update_id"] <= row["final_update_id"]:
             rebuild.feed(pending.pop(0))
         yield row, rebuild.feed(row), rebuild
+
+
+@dataclass
+class BookMoment:
+    """The book at one moment of a forward pass (`books_at_times`)."""
+
+    at: datetime
+    state: str
+    bids: list = field(default_factory=list)
+    asks: list = field(default_factory=list)
+    update_id: int | None = None
+    source: str | None = None  # "book" (diff-kept) or "partial"
+
+
+def books_at_times(symbol: str, moments: list[datetime], levels: int | None = None) -> list[BookMoment]:
+    """The book at each of `moments` (ascending) in one forward pass: the anchor before the first moment, then
+    every stored diff up to the last one, re-anchoring on REST snapshots after a break like the keeper does.
+    Where the diff book is not exact, a partial-depth frame newer than the break stands in (top levels only)."""
+    if not moments:
+        return []
+    anchor = latest_anchor(symbol, at=moments[0])
+    rebuild = Reconstructor()
+    pending: list[dict] = []
+    if anchor:
+        rebuild.feed(anchor)
+        query = {"kind": "snapshot", "final_update_id": {"$gt": anchor["final_update_id"]}}
+    else:
+        query = {"kind": "snapshot"}
+    query["event_time"] = {"$lte": moments[-1]}
+    pending = list(books_collection(symbol).find(query, ROW_FIELDS, sort=[("final_update_id", ASCENDING)]))
+    out: list[BookMoment] = []
+    index = 0
+
+    def emit(moment: datetime, following: dict | None) -> None:
+        # A snapshot taken by then re-anchors the book even if no diff was stamped since.
+        while (
+            pending
+            and pending[0]["event_time"] <= moment
+            and (following is None or pending[0]["final_update_id"] <= following["final_update_id"])
+        ):
+            rebuild.feed(unpack_levels(pending.pop(0)))
+        state = rebuild.state
+        if state == EXACT and following is not None:
+            ids = {
+                "first_id": following.get("first_update_id"),
+                "final_id": following["final_update_id"],
+                "prev_id": following.get("prev_final_update_id"),
+            }
+            state = UNKNOWN if rebuild.check(**ids) == "break" else state
+        if state == EXACT:
+            book = rebuild.book.levels(levels)
+            source = "partial" if rebuild.book.depth_limit else "book"
+            out.append(BookMoment(moment, EXACT, book["bids"], book["asks"], rebuild.book.update_id, source))
+        else:
+            out.append(_partial_moment(symbol, moment, rebuild, state, levels))
+
+    start = anchor or {"kind": "snapshot", "final_update_id": 0}
+    for row in _diffs_after(symbol, start, REPLAY_BATCH):
+        while index < len(moments) and row["event_time"] > moments[index]:
+            emit(moments[index], row)
+            index += 1
+        if index == len(moments):
+            break
+        while pending and pending[0]["final_update_id"] <= row["final_update_id"]:
+            rebuild.feed(unpack_levels(pending.pop(0)))
+        rebuild.feed(row)
+    while index < len(moments):
+        emit(moments[index], None)
+        index += 1
+    return out
+
+
+def _partial_moment(symbol: str, moment: datetime, rebuild: Reconstructor, state: str, levels) -> BookMoment:
+    brk = rebuild.last_break
+    partial = latest_partial(symbol, at=moment)
+    if partial and (brk is None or partial["final_update_id"] > brk.last_update_id):
+        frame = Reconstructor()
+        frame.feed(partial)
+        book = frame.book.levels(levels)
+        return BookMoment(moment, EXACT, book["bids"], book["asks"], frame.book.update_id, "partial")
+    return BookMoment(moment, state if rebuild.state != EMPTY else EMPTY)

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from analytics import services
+from books.services import snapshot_store
 from ingestion import store
 from petrosa_dm.market.naming import series
 
@@ -150,9 +151,11 @@ def test_spread_endpoint_serves_stored_spread(client, mongo_db):
         book = {"symbol": "BTCUSDT", "kind": "snapshot", "final_update_id": minute, "event_time": moment}
         books.append(book | {"bids": [["100", "1"]], "asks": [[ask, "1"]], "source": "rest", "ingested_at": moment})
     store.write_rows(series("depth", "BTCUSDT"), books)
+    for book in books:  # as a backfill depth job stores them: rows, and anchors of the order book
+        snapshot_store(symbol="BTCUSDT", row=book)
     services.analytics_compute_spread(symbol="BTCUSDT", windows=[2, 5])
     data = client.get("/analysis/spread", {"pair": "BTCUSDT", "window": 2}).json()["data"]
     assert data[0]["values"]["latest"]["spread"] == pytest.approx(0.02)
-    assert data[0]["values"]["book_source"] == "full_book"
+    assert data[0]["values"]["book_source"] == "book"
     assert data[0]["values"]["mean_spread_bps"] == pytest.approx((0.04 / 100.02 + 0.02 / 100.01) / 2 * 10_000)
     assert data[0]["reliable"] is True

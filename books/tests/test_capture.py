@@ -2,6 +2,7 @@
 reconstructed from the store and compared with the exchange's own best bid and ask (bookTicker)."""
 
 import asyncio
+import json
 from datetime import timedelta
 
 import pytest
@@ -127,3 +128,17 @@ def test_a_lost_run_of_diffs_makes_the_book_unknown_exactly_until_the_resync_sna
     assert (gap.first_missing_id, gap.last_missing_id) == (last_good["u"] + 1, after_gap["pu"])
     assert gap.status == Gap.Status.UNFILLABLE and gap.reason == Gap.Reason.EXCHANGE_NO_DATA
     assert gap.note.startswith(f"the exchange keeps no depth history; book re-anchored at {resync_time.isoformat()}")
+
+
+def test_a_recorded_partial_depth_frame_is_the_book_of_its_top_levels(shared_data, jetstream, mongo_db, client):
+    raw = (shared_data / "binance/ws/depthUpdate_partial.json").read_bytes()
+    frame = json.loads(raw)["data"]
+    asyncio.run(replay(jetstream, [([raw], 0)], mongo_db, "ETHUSDT"))
+
+    found = selectors.book_at("ETHUSDT")
+    assert (found.state, found.book.depth_limit, found.anchor_kind) == (EXACT, 20, "partial")
+    assert found.book.levels() == {"bids": frame["b"], "asks": frame["a"]}
+    body = client.get("/data/depth?pair=ETHUSDT").json()
+    assert body["data"] == {"bids": frame["b"], "asks": frame["a"], "last_update_id": frame["u"]}
+    assert body["metadata"]["levels_known"] == 20 and "top 20 levels" in body["metadata"]["message"]
+    assert selectors.book_at("ETHUSDT", at=from_ms(frame["E"] - 1)).state == EMPTY
