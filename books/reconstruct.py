@@ -16,11 +16,9 @@ known). A diff-kept book ignores partial frames: it is the more complete of the 
 No I/O here: `books.services` and `books.selectors` feed stored rows in update-id order.
 """
 
+import heapq
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal
-
-from sortedcontainers import SortedDict
 
 EMPTY = "empty"
 EXACT = "exact"
@@ -32,39 +30,50 @@ def _zero(quantity: str) -> bool:
 
 
 class Side:
-    """One side of a book: price -> (price text, quantity text), kept sorted by numeric price."""
+    """One side of a book: price -> (price text, quantity text).
+
+    A plain dict, sorted only when read: the keeper applies every level of every diff and reads the whole book only
+    for a checkpoint, so upkeep must be cheap and ordering paid for on demand. Keys are the prices as floats:
+    exchange prices have far fewer significant digits than a double holds, so two different prices never share a
+    key and two spellings of one price (`61800.20`, `61800.2`) do. The texts are kept as sent."""
 
     __slots__ = ("descending", "levels")
 
     def __init__(self, descending: bool) -> None:
-        self.levels: SortedDict = SortedDict()
+        self.levels: dict[float, tuple[str, str]] = {}
         self.descending = descending
 
     def replace(self, levels: list) -> None:
-        self.levels = SortedDict({Decimal(price): (price, qty) for price, qty in levels if not _zero(qty)})
+        self.levels = {float(price): (price, qty) for price, qty in levels if not _zero(qty)}
 
     def apply(self, levels: list) -> None:
         book = self.levels
         for price, qty in levels:
-            key = Decimal(price)
-            if _zero(qty):
-                book.pop(key, None)
+            if qty.strip("0."):
+                book[float(price)] = (price, qty)
             else:
-                book[key] = (price, qty)
+                book.pop(float(price), None)
+
+    def _keys(self, count: int | None) -> list[float]:
+        if count is not None and count < len(self.levels) // 8:
+            pick = heapq.nlargest if self.descending else heapq.nsmallest
+            return pick(count, self.levels)
+        return sorted(self.levels, reverse=self.descending)[:count]
 
     def top(self, count: int | None = None) -> list[list[str]]:
-        """The best `count` levels, best first, as [price, quantity] text pairs."""
-        values = self.levels.values()
-        size = len(values)
-        count = size if count is None else min(count, size)
-        if self.descending:
-            return [list(values[size - 1 - index]) for index in range(count)]
-        return [list(values[index]) for index in range(count)]
+        """The best `count` levels (all when None), best first, as [price, quantity] text pairs."""
+        levels = self.levels
+        return [list(levels[key]) for key in self._keys(count)]
+
+    def raw(self) -> list[tuple[str, str]]:
+        """Every level, best first, as stored tuples (for checkpoints: no copy per level)."""
+        levels = self.levels
+        return [levels[key] for key in self._keys(None)]
 
     def best(self) -> tuple[str, str] | None:
         if not self.levels:
             return None
-        return self.levels.values()[-1 if self.descending else 0]
+        return self.levels[max(self.levels) if self.descending else min(self.levels)]
 
     def __len__(self) -> int:
         return len(self.levels)
@@ -91,6 +100,12 @@ class Book:
         self.bids.apply(bids)
         self.asks.apply(asks)
         self.update_id, self.time = update_id, time
+
+    def copy(self) -> "Book":
+        twin = Book()
+        twin.bids.levels, twin.asks.levels = dict(self.bids.levels), dict(self.asks.levels)
+        twin.update_id, twin.time, twin.depth_limit = self.update_id, self.time, self.depth_limit
+        return twin
 
     def levels(self, count: int | None = None) -> dict:
         return {"bids": self.bids.top(count), "asks": self.asks.top(count)}
@@ -140,6 +155,12 @@ class Reconstructor:
         # A checkpoint was cut right after an applied diff: the next diff links to it by `pu` like any other.
         self.synced = kind == "checkpoint"
         return True
+
+    def resume(self, book: Book, kind: str) -> None:
+        """Start from a full anchor book already built (a copy: the caller's stays untouched)."""
+        self.book = book.copy()
+        self._anchor(kind, book.update_id, book.time)
+        self.synced = kind == "checkpoint"
 
     def partial(self, *, update_id: int, time: datetime | None, bids: list, asks: list, levels: int) -> bool:
         """A partial-depth frame; True when it became the book."""

@@ -8,6 +8,8 @@ anchor it is `empty`. Where the diff book is not exact, a partial-depth frame at
 break) gives the top levels exactly. Checkpoints bound the replay to `BOOKS_CHECKPOINT_UPDATES` diffs.
 """
 
+import bisect
+import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -44,6 +46,7 @@ _cache = _Lru()
 
 def forget_cache() -> None:
     _cache.clear()
+    _indexes.clear()
 
 
 @dataclass
@@ -72,21 +75,73 @@ def _anchor_query(at: datetime | None, update_id: int | None) -> tuple[dict, lis
     return {}, [("final_update_id", DESCENDING)]
 
 
+@dataclass
+class _AnchorIndex:
+    """Every anchor's (event_time, update id, kind) of one symbol, sorted, so that finding the one before a past
+    moment costs no store round trip. Anchors are appended in time order, so the index only needs reloading for a
+    moment past its newest anchor (at most once per ANCHOR_INDEX_TTL seconds)."""
+
+    by_time: list[tuple]
+    by_id: list[tuple]
+    loaded: float
+
+    @classmethod
+    def load(cls, symbol: str) -> "_AnchorIndex":
+        rows = books_collection(symbol).find({}, ANCHOR_ID_FIELDS)
+        entries = [(row["event_time"], row["final_update_id"], row["kind"]) for row in rows]
+        by_time = sorted(entries, key=lambda entry: (entry[0], entry[1]))
+        by_id = sorted(entries, key=lambda entry: entry[1])
+        return cls(by_time, by_id, time.monotonic())
+
+    def covers(self, at: datetime | None, update_id: int | None) -> bool:
+        if not self.by_time:
+            return False
+        if update_id is not None:
+            return update_id <= self.by_id[-1][1]
+        return at is not None and at <= self.by_time[-1][0]
+
+    def before(self, at: datetime | None, update_id: int | None) -> tuple | None:
+        if update_id is not None:
+            index = bisect.bisect_right(self.by_id, update_id, key=lambda entry: entry[1])
+            return self.by_id[index - 1] if index else None
+        if at is None:
+            return self.by_id[-1] if self.by_id else None
+        index = bisect.bisect_right(self.by_time, at, key=lambda entry: entry[0])
+        return self.by_time[index - 1] if index else None
+
+
+_indexes: dict[str, _AnchorIndex] = {}
+ANCHOR_INDEX_TTL = 1.0
+
+
+def _anchor_index(symbol: str, at: datetime | None, update_id: int | None) -> _AnchorIndex:
+    index = _indexes.get(symbol)
+    stale = index is None or (not index.covers(at, update_id) and time.monotonic() - index.loaded > ANCHOR_INDEX_TTL)
+    if stale:
+        index = _indexes[symbol] = _AnchorIndex.load(symbol)
+    return index
+
+
 def latest_anchor(symbol: str, *, at: datetime | None = None, update_id: int | None = None) -> dict | None:
     """The latest snapshot or checkpoint at or before the moment (its levels read once, then cached)."""
-    query, sort = _anchor_query(at, update_id)
-    found = books_collection(symbol).find_one(query, ANCHOR_ID_FIELDS, sort=sort)
-    if found is None:
+    entry = _anchor_index(symbol, at, update_id).before(at, update_id)
+    if entry is None:
         return None
-    key = (symbol, found["kind"], found["final_update_id"])
-    return _cache.get_or(
-        key,
-        lambda: unpack_levels(
-            books_collection(symbol).find_one(
-                {"kind": found["kind"], "final_update_id": found["final_update_id"]}, ROW_FIELDS
-            )
-        ),
-    )
+    _time, final_id, kind = entry
+    key = (symbol, kind, final_id)
+    identity = {"kind": kind, "final_update_id": final_id}
+    return _cache.get_or(key, lambda: unpack_levels(books_collection(symbol).find_one(identity, ROW_FIELDS)))
+
+
+def _anchor_book(symbol: str, anchor: dict) -> Book:
+    """The anchor's levels built into a book once per process (copied for every replay)."""
+
+    def build() -> Book:
+        rebuild = Reconstructor()
+        rebuild.feed(anchor)
+        return rebuild.book
+
+    return _cache.get_or((symbol, "book", anchor["kind"], anchor["final_update_id"]), build)
 
 
 def latest_partial(symbol: str, *, at: datetime | None = None, update_id: int | None = None) -> dict | None:
@@ -160,7 +215,7 @@ def book_at(symbol: str, *, at: datetime | None = None, update_id: int | None = 
 
 def _replay(symbol: str, anchor: dict, at: datetime | None, update_id: int | None) -> BookAt:
     rebuild = Reconstructor()
-    rebuild.feed(anchor)
+    rebuild.resume(_anchor_book(symbol, anchor), anchor["kind"])
     replayed = 0
     chunk = min(REPLAY_BATCH, settings.BOOKS_CHECKPOINT_UPDATES + 2)
     for row in _diffs_after(symbol, anchor, chunk):

@@ -29,6 +29,7 @@ from .reconstruct import EMPTY, EXACT, UNKNOWN, Book, Break, Reconstructor
 from .store import books_collection, depth_collection, pack_levels
 
 logger = logging.getLogger(__name__)
+WORK_QUEUE_BATCHES = 8
 HEAL_REASON = "the exchange keeps no depth history; book re-anchored at {time}"
 
 
@@ -66,7 +67,8 @@ def checkpoint_store(*, symbol: str, book: Book) -> None:
         "kind": "checkpoint",
         "final_update_id": book.update_id,
         "event_time": book.time,
-        **book.levels(),
+        "bids": book.bids.raw(),
+        "asks": book.asks.raw(),
         "source": "stream",
         "ingested_at": utcnow(),
     }
@@ -138,6 +140,34 @@ class BookKeeper:
         self.snapshots: queue.Queue[tuple[str, dict]] = queue.Queue()
         self.checkpoints = 0
         self._in_flight: set[str] = set()
+        self._work: queue.Queue = queue.Queue(maxsize=WORK_QUEUE_BATCHES)
+        self._worker: threading.Thread | None = None
+
+    # --- running beside the consumer ----------------------------------------------------------------------------
+
+    def submit(self, rows_by_series: dict[SeriesRef, list[dict]]) -> None:
+        """Hand over a written batch; it is followed on the keeper's own thread, in submission order, while the
+        consumer waits on the store (a full queue makes the consumer wait: the keeper never falls far behind)."""
+        if not any(ref.data_type is DataType.DEPTH for ref in rows_by_series):
+            return
+        if self._worker is None:
+            self._worker = threading.Thread(target=self._run, name="book-keeper", daemon=True)
+            self._worker.start()
+        self._work.put(rows_by_series)
+
+    def _run(self) -> None:
+        while (item := self._work.get()) is not None:
+            try:
+                self.ingest(item)
+            except Exception:  # a store hiccup costs checkpoints, never the consumer; books are rebuilt from the store
+                logger.exception("book keeper failed on a batch")
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Finish the batches handed over, then stop the thread."""
+        if self._worker is not None:
+            self._work.put(None)
+            self._worker.join(timeout)
+            self._worker = None
 
     # --- the consumer's entry point ----------------------------------------------------------------------------
 

@@ -194,6 +194,8 @@ class Consumer:
                 await writer
         finally:
             await self._close(nc)
+            if self.books is not None:
+                await asyncio.to_thread(self.books.close)
             if self._executor is not None:
                 self._executor.shutdown(wait=False)
 
@@ -333,7 +335,7 @@ class Consumer:
         if batch.rows:
             ingest_lineage_ensure(refs=list(batch.rows), subject=self.options.subject)
             if self.books is not None:
-                self.books.ingest(batch.rows)
+                self.books.submit(batch.rows)
         return result
 
     async def _ack(self, msgs: list[Msg]) -> None:
