@@ -18,7 +18,7 @@ from django.conf import settings
 from pymongo import ASCENDING, DESCENDING
 
 from .reconstruct import EMPTY, EXACT, UNKNOWN, Book, Break, Reconstructor
-from .store import books_collection, depth_collection, unpack_levels
+from .store import books_collection, depth_collection, spans_collection, unpack_levels
 
 ROW_FIELDS = {"_id": 0, "ingested_at": 0, "source": 0, "symbol": 0}
 ANCHOR_ID_FIELDS = {"_id": 0, "kind": 1, "final_update_id": 1, "event_time": 1}
@@ -369,3 +369,9 @@ def _partial_moment(symbol: str, moment: datetime, rebuild: Reconstructor, state
         book = frame.book.levels(levels)
         return BookMoment(moment, EXACT, book["bids"], book["asks"], frame.book.update_id, "partial")
     return BookMoment(moment, state if rebuild.state != EMPTY else EMPTY)
+
+
+def unknown_spans(symbol: str) -> list[tuple[datetime, datetime]]:
+    """(break time, resync time) of every healed break of the symbol's book, oldest first."""
+    rows = spans_collection().find({"symbol": symbol}, {"_id": 0, "break_time": 1, "resync_time": 1})
+    return sorted((row["break_time"], row["resync_time"]) for row in rows if row.get("resync_time"))

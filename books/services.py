@@ -26,7 +26,7 @@ from petrosa_dm.market.naming import DataType, SeriesRef, series
 from petrosa_dm.market.timeutils import utcnow
 
 from .reconstruct import EMPTY, EXACT, UNKNOWN, Book, Break, Reconstructor
-from .store import books_collection, depth_collection, pack_levels
+from .store import books_collection, depth_collection, pack_levels, spans_collection
 
 logger = logging.getLogger(__name__)
 WORK_QUEUE_BATCHES = 8
@@ -102,6 +102,19 @@ def depth_gap_heal(*, symbol: str, brk: Break, snapshot: dict):
     gap.reason = Gap.Reason.EXCHANGE_NO_DATA
     gap.note = note
     gap.save(update_fields=["status", "reason", "note", "last_checked"])
+    # The unknown span runs on to the resync, past the lost ids the ledger row covers: kept for the console.
+    spans_collection().update_one(
+        {"symbol": symbol, "last_update_id": brk.last_update_id},
+        {
+            "$set": {
+                "break_time": brk.last_time or brk.next_time,
+                "resync_time": anchored,
+                "resync_update_id": snapshot["final_update_id"],
+                "gap_id": gap.pk,
+            }
+        },
+        upsert=True,
+    )
     return gap
 
 

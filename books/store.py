@@ -34,6 +34,18 @@ def books_collection(symbol: str) -> Collection:
     return database[name]
 
 
+def spans_collection() -> Collection:
+    """`book_spans`: one row per healed break, the span where a symbol's book was unknown (for the console)."""
+    database = mongo.database()
+    marker = (database.name, "book_spans")
+    if marker not in _indexed:
+        database["book_spans"].create_indexes(
+            [IndexModel([("symbol", ASCENDING), ("last_update_id", ASCENDING)], unique=True)]
+        )
+        _indexed.add(marker)
+    return database["book_spans"]
+
+
 def depth_collection(symbol: str) -> Collection:
     from ingestion import store
 

@@ -5,7 +5,7 @@ from datetime import datetime
 from analytics import selectors as analytics_selectors
 from analytics.calculators.volatility import annualize, close_to_close
 from audits.models import Gap, HealthMetric
-from petrosa_dm.charts import GapSpan, coverage_timeline_svg, price_volatility_svg
+from petrosa_dm.charts import UNKNOWN_BOOK, GapSpan, coverage_timeline_svg, price_volatility_svg
 from petrosa_dm.market.naming import DataType, parse_collection
 
 from .models import Dataset
@@ -19,6 +19,11 @@ def coverage_picture(*, dataset: Dataset, now: datetime) -> str | None:
     if dataset.first_timestamp is None:
         return None
     gaps = [GapSpan(gap.start, gap.end, gap.status) for gap in Gap.objects.filter(dataset=dataset).order_by("start")]
+    ref = parse_collection(dataset.dataset_id)
+    if ref is not None and ref.data_type is DataType.DEPTH:
+        from books.selectors import unknown_spans
+
+        gaps += [GapSpan(start, end, UNKNOWN_BOOK) for start, end in unknown_spans(ref.symbol)]
     end = max([dataset.last_timestamp or dataset.first_timestamp, *(gap.end for gap in gaps)])
     if end <= dataset.first_timestamp:
         return None

@@ -9,8 +9,10 @@ import pytest
 from audits.models import Gap
 from audits.services import dataset_audit
 from backfills.testing.binance_server import BinanceTestServer
+from books import selectors
 from books.services import BookKeeper
-from catalog.services import dataset_ensure
+from catalog.console import coverage_picture
+from catalog.services import dataset_ensure, dataset_sync
 from ingestion import store
 from petrosa_dm.market.naming import DataType, series
 from petrosa_dm.market.timeutils import from_ms, utcnow
@@ -92,6 +94,12 @@ def test_the_keeper_snapshots_at_start_after_a_break_and_on_schedule_and_heals_t
     assert list(Gap.objects.filter(dataset=dataset).values_list("status", "first_missing_id")) == [
         (Gap.Status.UNFILLABLE, events[299]["u"] + 1)
     ]
+
+    # The console's timeline of the dataset draws the unknown span, from the break to the resync.
+    assert selectors.unknown_spans(SYMBOL) == [(from_ms(events[299]["E"]), from_ms(resync["E"]))]
+    dataset, _ = dataset_sync(ref=REF)
+    timeline = coverage_picture(dataset=dataset, now=utcnow())
+    assert timeline.count('id="gap-') == 2  # the lost ids (unfillable) and the unknown span
 
     # On schedule: once the last snapshot is older than the interval, the next batch asks for another.
     keeper.snapshot_interval = 0
