@@ -77,11 +77,15 @@ def percentile(samples: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
+NO_CHECKPOINTS = 10**12
+
+
 def consumer_rate(diffs: list[bytes], *, keep_books: bool, checkpoint_updates: int) -> tuple[float, int]:
     """msg/s of one drain of the diffs into an emptied store; returns (rate, checkpoints written)."""
     drop_series(mongo.database())
     books_store.forget_indexes()
     settings.BOOKS_CHECKPOINT_UPDATES = checkpoint_updates
+    settings.BOOKS_CHECKPOINT_SECONDS = NO_CHECKPOINTS if checkpoint_updates == NO_CHECKPOINTS else 60
     options = replace(bench_options(500, 20), keep_books=keep_books)
     asyncio.run(prepare(options, diffs))
     try:
@@ -148,7 +152,7 @@ def main() -> int:
     moments = [from_ms(rng.randint(first, times[-1])) for _ in range(max(args.samples, args.requests))]
     print(f"{len(diffs)} diffs, snapshot lastUpdateId {snapshot['lastUpdateId']}", flush=True)
 
-    rates: dict[str, list[float]] = {"off": []} | {f"N={n}": [] for n in intervals}
+    rates: dict[str, list[float]] = {"off": [], "follow": []} | {f"N={n}": [] for n in intervals}
     past: dict[int, list[float]] = {n: [] for n in intervals}
     with BinanceTestServer(depth_snapshots={SYMBOL: [snapshot]}) as binance:
         settings.BINANCE_FUTURES_BASE_URL = binance.url
@@ -157,6 +161,9 @@ def main() -> int:
             rate, _ = consumer_rate(diffs, keep_books=False, checkpoint_updates=default_n)
             rates["off"].append(rate)
             print(f"round {round_ + 1}: keeper off {rate:,.0f} msg/s", flush=True)
+            rate, _ = consumer_rate(diffs, keep_books=True, checkpoint_updates=NO_CHECKPOINTS)
+            rates["follow"].append(rate)
+            print(f"round {round_ + 1}: keeper on, no checkpoints {rate:,.0f} msg/s", flush=True)
             for n in intervals:
                 rate, written = consumer_rate(diffs, keep_books=True, checkpoint_updates=n)
                 rates[f"N={n}"].append(rate)
@@ -170,15 +177,21 @@ def main() -> int:
 
     off = statistics.median(rates["off"])
     print(f"\nconsumer end-to-end, median of {args.rounds} interleaved rounds:")
+    follow = statistics.median(rates["follow"])
     print(f"  keeper off      {off:8,.0f} msg/s")
+    print(f"  keeper on, no checkpoints {follow:8,.0f} msg/s  cost {100 * (1 - follow / off):5.1f} %")
     for n in intervals:
         on = statistics.median(rates[f"N={n}"])
         print(
-            f"  keeper on N={n:<5}{on:8,.0f} msg/s  cost {100 * (1 - on / off):5.1f} %   "
+            f"  keeper on N={n:<5}{on:8,.0f} msg/s  cost {100 * (1 - on / off):5.1f} % "
+            f"(checkpoints alone {100 * (1 - on / follow):5.1f} %)  "
             f"past book (cold) p50 {statistics.median(past[n]):6.0f} ms  p99 {percentile(past[n], 0.99):6.0f} ms"
         )
     on = statistics.median(rates[f"N={default_n}"])
-    record(f"books: consumer rate with checkpoints every {default_n} / without", on / off, 0.90, "x")
+    record(f"books: consumer rate, keeper with checkpoints every {default_n} / keeper off", on / off, 0.90, "x")
+    record(
+        f"books: consumer rate, keeper with checkpoints every {default_n} / without checkpoints", on / follow, 0.90, "x"
+    )
 
     port = free_port()
     server = start_server(port, default_n)
