@@ -40,7 +40,11 @@ BOOK_RESPONSE = inline_serializer(
             "OrderBookMetadata",
             {
                 "timestamp": serializers.DateTimeField(
-                    allow_null=True, help_text="Exchange time of the last update the book reflects."
+                    help_text="Exchange time of the last update the book reflects; for an unknown or empty book, "
+                    "the moment asked for (or now)."
+                ),
+                "book_time": serializers.DateTimeField(
+                    allow_null=True, help_text="Exchange time of the last update the book reflects (null: no book)."
                 ),
                 "source": serializers.CharField(),
                 "collection": serializers.CharField(),
@@ -128,8 +132,11 @@ def _data(found: selectors.BookAt, levels: int) -> dict:
 def _metadata(symbol: str, found: selectors.BookAt, at: datetime | None, levels: int) -> dict:
     exact = found.state == EXACT and found.book is not None
     brk = found.brk if found.state != EXACT else None
+    book_time = found.book.time if exact else None
     metadata = {
-        "timestamp": _iso(found.book.time) if exact else None,
+        # Callers parse `timestamp` unconditionally (CONTRACT.md): without a book it is the moment asked about.
+        "timestamp": _iso(book_time or at or utcnow()),
+        "book_time": _iso(book_time),
         "source": "mongodb",
         "collection": series(DataType.DEPTH, symbol).collection,
         "state": found.state,

@@ -1,6 +1,6 @@
 """`GET /data/depth` over the start of the recorded BTCUSDT capture, written to the store as the consumer would."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -63,7 +63,9 @@ def test_before_the_first_snapshot_and_for_a_pair_without_books_the_book_is_empt
     before = from_ms(capture.snapshot["E"] - 1).replace(tzinfo=None).isoformat()  # naive means UTC
     body = client.get(f"/data/depth?pair={SYMBOL}&at={before}").json()
     assert body["data"] == {"bids": [], "asks": [], "last_update_id": None}
-    assert body["metadata"]["state"] == "empty"
+    assert body["metadata"]["state"] == "empty" and body["metadata"]["book_time"] is None
+    # The moment asked about, parseable by callers.
+    assert datetime.fromisoformat(body["metadata"]["timestamp"]) == from_ms(capture.snapshot["E"] - 1)
     assert "no book before" in body["metadata"]["message"]
     other = client.get("/data/depth?pair=ETHUSDT")
     assert other.status_code == 200 and other.json()["metadata"]["state"] == "empty"
