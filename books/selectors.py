@@ -26,19 +26,40 @@ REPLAY_BATCH = 500
 
 
 class _Lru(OrderedDict):
-    """Stored anchors and full chunks of diffs never change (insert-only, idempotent writes), so a web process
-    keeps the recent ones: a past book then costs CPU only. Bounded by BOOKS_CACHE_ENTRIES."""
+    """Built anchor books and full chunks of diffs never change (stored rows are insert-only and idempotent), so a
+    web process keeps the recent ones and a past book costs CPU only. Bounded by the order-book levels held
+    (BOOKS_CACHE_LEVELS, about 150 bytes each), least recently used first out."""
 
-    def get_or(self, key, load):
+    levels = 0
+
+    def get_or(self, key, load, size):
         if key in self:
             self.move_to_end(key)
-            return self[key]
+            return self[key][0]
         value = load()
         if value is not None:
-            self[key] = value
-            while len(self) > settings.BOOKS_CACHE_ENTRIES:
-                self.popitem(last=False)
+            weight = size(value)
+            self[key] = (value, weight)
+            self.levels += weight
+            while self.levels > settings.BOOKS_CACHE_LEVELS and len(self) > 1:
+                _key, (_value, dropped) = self.popitem(last=False)
+                self.levels -= dropped
         return value
+
+    def peek(self, key):
+        found = self.get(key)
+        if found is None:
+            return None
+        self.move_to_end(key)
+        return found[0]
+
+    def clear(self) -> None:
+        super().clear()
+        self.levels = 0
+
+
+def _chunk_levels(rows: list[dict]) -> int:
+    return sum(len(row["bids"]) + len(row["asks"]) + 1 for row in rows)
 
 
 _cache = _Lru()
@@ -123,25 +144,26 @@ def _anchor_index(symbol: str, at: datetime | None, update_id: int | None) -> _A
 
 
 def latest_anchor(symbol: str, *, at: datetime | None = None, update_id: int | None = None) -> dict | None:
-    """The latest snapshot or checkpoint at or before the moment (its levels read once, then cached)."""
+    """The latest snapshot or checkpoint at or before the moment: `kind`, `final_update_id`, `event_time` (its
+    levels come from `_anchor_book`)."""
     entry = _anchor_index(symbol, at, update_id).before(at, update_id)
     if entry is None:
         return None
-    _time, final_id, kind = entry
-    key = (symbol, kind, final_id)
-    identity = {"kind": kind, "final_update_id": final_id}
-    return _cache.get_or(key, lambda: unpack_levels(books_collection(symbol).find_one(identity, ROW_FIELDS)))
+    event_time, final_id, kind = entry
+    return {"kind": kind, "final_update_id": final_id, "event_time": event_time}
 
 
 def _anchor_book(symbol: str, anchor: dict) -> Book:
-    """The anchor's levels built into a book once per process (copied for every replay)."""
+    """The anchor's levels read and built into a book once per process (copied for every replay)."""
 
     def build() -> Book:
+        identity = {"kind": anchor["kind"], "final_update_id": anchor["final_update_id"]}
         rebuild = Reconstructor()
-        rebuild.feed(anchor)
+        rebuild.feed(unpack_levels(books_collection(symbol).find_one(identity, ROW_FIELDS)))
         return rebuild.book
 
-    return _cache.get_or((symbol, "book", anchor["kind"], anchor["final_update_id"]), build)
+    key = (symbol, "book", anchor["kind"], anchor["final_update_id"])
+    return _cache.get_or(key, build, lambda book: len(book.bids) + len(book.asks))
 
 
 def latest_partial(symbol: str, *, at: datetime | None = None, update_id: int | None = None) -> dict | None:
@@ -149,7 +171,7 @@ def latest_partial(symbol: str, *, at: datetime | None = None, update_id: int | 
     return depth_collection(symbol).find_one({"kind": "partial", **query}, ROW_FIELDS, sort=sort)
 
 
-def _diffs_after(symbol: str, anchor: dict, chunk: int):
+def _diffs_after(symbol: str, anchor: dict, chunk: int, *, cache: bool = True):
     """Stored diffs after the anchor in update-id order, read `chunk` at a time: a bounded query per round trip
     (an open-ended sorted query makes the store gather every later diff before returning the first)."""
     low = anchor["final_update_id"]
@@ -158,7 +180,7 @@ def _diffs_after(symbol: str, anchor: dict, chunk: int):
     collection = depth_collection(symbol)
     while True:
         key = (symbol, "diffs", bound, low, chunk)
-        rows = _cache.get(key)
+        rows = _cache.peek(key) if cache else None
         if rows is None:
             rows = list(
                 collection.find(
@@ -168,8 +190,8 @@ def _diffs_after(symbol: str, anchor: dict, chunk: int):
                     limit=chunk,
                 )
             )
-            if len(rows) == chunk:  # a full chunk is final; the newest may still grow
-                _cache.get_or(key, lambda rows=rows: rows)
+            if cache and len(rows) == chunk:  # a full chunk is final; the newest may still grow
+                _cache.get_or(key, lambda rows=rows: rows, _chunk_levels)
         yield from rows
         if len(rows) < chunk:
             return
@@ -312,7 +334,7 @@ def books_at_times(symbol: str, moments: list[datetime], levels: int | None = No
     rebuild = Reconstructor()
     pending: list[dict] = []
     if anchor:
-        rebuild.feed(anchor)
+        rebuild.resume(_anchor_book(symbol, anchor), anchor["kind"])
         query = {"kind": "snapshot", "final_update_id": {"$gt": anchor["final_update_id"]}}
     else:
         query = {"kind": "snapshot"}
@@ -345,7 +367,7 @@ def books_at_times(symbol: str, moments: list[datetime], levels: int | None = No
             out.append(_partial_moment(symbol, moment, rebuild, state, levels))
 
     start = anchor or {"kind": "snapshot", "final_update_id": 0}
-    for row in _diffs_after(symbol, start, REPLAY_BATCH):
+    for row in _diffs_after(symbol, start, REPLAY_BATCH, cache=False):
         while index < len(moments) and row["event_time"] > moments[index]:
             emit(moments[index], row)
             index += 1
