@@ -54,6 +54,15 @@ class Side:
             else:
                 book.pop(float(price), None)
 
+    def apply_ops(self, ops: list) -> None:
+        """Prepared levels (`prepare_levels`): (key, (price, qty)) sets, (key, None) removes."""
+        book = self.levels
+        for key, level in ops:
+            if level is None:
+                book.pop(key, None)
+            else:
+                book[key] = level
+
     def _keys(self, count: int | None) -> list[float]:
         if count is not None and count < len(self.levels) // 8:
             pick = heapq.nlargest if self.descending else heapq.nsmallest
@@ -109,6 +118,11 @@ class Book:
 
     def levels(self, count: int | None = None) -> dict:
         return {"bids": self.bids.top(count), "asks": self.asks.top(count)}
+
+
+def prepare_levels(levels: list) -> list:
+    """A diff's levels parsed once for repeated replays: [(float price, (price, qty) or None to remove)]."""
+    return [(float(price), (price, qty) if qty.strip("0.") else None) for price, qty in levels]
 
 
 @dataclass
@@ -193,7 +207,15 @@ class Reconstructor:
         return "apply" if linked == book_id else "break"
 
     def diff(
-        self, *, first_id: int | None, final_id: int, prev_id: int | None, time: datetime | None, bids, asks
+        self,
+        *,
+        first_id: int | None,
+        final_id: int,
+        prev_id: int | None,
+        time: datetime | None,
+        bids,
+        asks,
+        prepared: bool = False,
     ) -> str:
         """One diff; returns what happened: applied, dropped, waiting, ignored (unknown or partial book), break."""
         outcome = self.check(first_id=first_id, final_id=final_id, prev_id=prev_id)
@@ -209,7 +231,13 @@ class Reconstructor:
         if outcome != "apply":
             return outcome
         self.synced = True
-        self.book.apply(update_id=final_id, time=time, bids=bids, asks=asks)
+        if prepared:
+            book = self.book
+            book.bids.apply_ops(bids)
+            book.asks.apply_ops(asks)
+            book.update_id, book.time = final_id, time
+        else:
+            self.book.apply(update_id=final_id, time=time, bids=bids, asks=asks)
         self.applied += 1
         return "applied"
 

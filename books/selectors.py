@@ -13,11 +13,12 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import NamedTuple
 
 from django.conf import settings
 from pymongo import ASCENDING, DESCENDING
 
-from .reconstruct import EMPTY, EXACT, UNKNOWN, Book, Break, Reconstructor
+from .reconstruct import EMPTY, EXACT, UNKNOWN, Book, Break, Reconstructor, prepare_levels
 from .store import books_collection, depth_collection, spans_collection, unpack_levels
 
 ROW_FIELDS = {"_id": 0, "ingested_at": 0, "source": 0, "symbol": 0}
@@ -58,8 +59,8 @@ class _Lru(OrderedDict):
         self.levels = 0
 
 
-def _chunk_levels(rows: list[dict]) -> int:
-    return sum(len(row["bids"]) + len(row["asks"]) + 1 for row in rows)
+def _chunk_levels(rows: list) -> int:
+    return sum(len(row.bids) + len(row.asks) + 1 for row in rows)
 
 
 _cache = _Lru()
@@ -171,7 +172,7 @@ def latest_partial(symbol: str, *, at: datetime | None = None, update_id: int | 
     return depth_collection(symbol).find_one({"kind": "partial", **query}, ROW_FIELDS, sort=sort)
 
 
-def _diffs_after(symbol: str, anchor: dict, chunk: int, *, cache: bool = True):
+def _diffs_after(symbol: str, anchor: dict, chunk: int):
     """Stored diffs after the anchor in update-id order, read `chunk` at a time: a bounded query per round trip
     (an open-ended sorted query makes the store gather every later diff before returning the first)."""
     low = anchor["final_update_id"]
@@ -179,29 +180,18 @@ def _diffs_after(symbol: str, anchor: dict, chunk: int, *, cache: bool = True):
     bound = "$gte" if anchor["kind"] == "snapshot" else "$gt"
     collection = depth_collection(symbol)
     while True:
-        key = (symbol, "diffs", bound, low, chunk)
-        rows = _cache.peek(key) if cache else None
-        if rows is None:
-            rows = list(
-                collection.find(
-                    {"kind": "diff", "final_update_id": {bound: low}},
-                    ROW_FIELDS,
-                    sort=[("final_update_id", ASCENDING)],
-                    limit=chunk,
-                )
+        rows = list(
+            collection.find(
+                {"kind": "diff", "final_update_id": {bound: low}},
+                ROW_FIELDS,
+                sort=[("final_update_id", ASCENDING)],
+                limit=chunk,
             )
-            if cache and len(rows) == chunk:  # a full chunk is final; the newest may still grow
-                _cache.get_or(key, lambda rows=rows: rows, _chunk_levels)
+        )
         yield from rows
         if len(rows) < chunk:
             return
         low, bound = rows[-1]["final_update_id"], "$gt"
-
-
-def _past(row: dict, at: datetime | None, update_id: int | None) -> bool:
-    if update_id is not None:
-        return row["final_update_id"] > update_id
-    return at is not None and row["event_time"] > at
 
 
 def book_at(symbol: str, *, at: datetime | None = None, update_id: int | None = None) -> BookAt:
@@ -235,26 +225,83 @@ def book_at(symbol: str, *, at: datetime | None = None, update_id: int | None = 
     return result
 
 
+class _Prepared(NamedTuple):
+    """A stored diff parsed once for replays (cached in this form)."""
+
+    first_id: int | None
+    final_id: int
+    prev_id: int | None
+    time: datetime
+    bids: list
+    asks: list
+
+
+def _prepare(rows: list[dict]) -> list[_Prepared]:
+    return [
+        _Prepared(
+            row.get("first_update_id"),
+            row["final_update_id"],
+            row.get("prev_final_update_id"),
+            row["event_time"],
+            prepare_levels(row["bids"]),
+            prepare_levels(row["asks"]),
+        )
+        for row in rows
+    ]
+
+
+def _prepared_after(symbol: str, anchor: dict, chunk: int):
+    """`_diffs_after`, parsed once per chunk; full chunks are cached in this form."""
+    low = anchor["final_update_id"]
+    bound = "$gte" if anchor["kind"] == "snapshot" else "$gt"
+    collection = depth_collection(symbol)
+    while True:
+        key = (symbol, "prepared", bound, low, chunk)
+        rows = _cache.peek(key)
+        if rows is None:
+            found = collection.find(
+                {"kind": "diff", "final_update_id": {bound: low}},
+                ROW_FIELDS,
+                sort=[("final_update_id", ASCENDING)],
+                limit=chunk,
+            )
+            rows = _prepare(list(found))
+            if len(rows) == chunk:  # a full chunk is final; the newest may still grow
+                _cache.get_or(
+                    key, lambda rows=rows: rows, lambda rows: sum(len(r.bids) + len(r.asks) + 1 for r in rows)
+                )
+        yield from rows
+        if len(rows) < chunk:
+            return
+        low, bound = rows[-1].final_id, "$gt"
+
+
 def _replay(symbol: str, anchor: dict, at: datetime | None, update_id: int | None) -> BookAt:
     rebuild = Reconstructor()
     rebuild.resume(_anchor_book(symbol, anchor), anchor["kind"])
     replayed = 0
     chunk = min(REPLAY_BATCH, settings.BOOKS_CHECKPOINT_UPDATES + 2)
-    for row in _diffs_after(symbol, anchor, chunk):
-        if _past(row, at, update_id):
+    for row in _prepared_after(symbol, anchor, chunk):
+        past = row.final_id > update_id if update_id is not None else at is not None and row.time > at
+        if past:
             # The first update after the moment must still link: otherwise what was lost may lie before it.
-            ids = {
-                "first_id": row.get("first_update_id"),
-                "final_id": row["final_update_id"],
-                "prev_id": row.get("prev_final_update_id"),
-            }
-            verdict = rebuild.check(**ids)
+            verdict = rebuild.check(first_id=row.first_id, final_id=row.final_id, prev_id=row.prev_id)
             if verdict == "dropped":
                 continue
             if verdict == "break":
-                rebuild.diff(**ids, time=row.get("event_time"), bids=[], asks=[])
+                rebuild.diff(
+                    first_id=row.first_id, final_id=row.final_id, prev_id=row.prev_id, time=row.time, bids=[], asks=[]
+                )
             break
-        outcome = rebuild.feed(row)
+        outcome = rebuild.diff(
+            first_id=row.first_id,
+            final_id=row.final_id,
+            prev_id=row.prev_id,
+            time=row.time,
+            bids=row.bids,
+            asks=row.asks,
+            prepared=True,
+        )
         replayed += 1
         if outcome == "break":
             break
@@ -367,7 +414,7 @@ def books_at_times(symbol: str, moments: list[datetime], levels: int | None = No
             out.append(_partial_moment(symbol, moment, rebuild, state, levels))
 
     start = anchor or {"kind": "snapshot", "final_update_id": 0}
-    for row in _diffs_after(symbol, start, REPLAY_BATCH, cache=False):
+    for row in _diffs_after(symbol, start, REPLAY_BATCH):
         while index < len(moments) and row["event_time"] > moments[index]:
             emit(moments[index], row)
             index += 1
