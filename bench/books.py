@@ -81,17 +81,26 @@ NO_CHECKPOINTS = 10**12
 
 
 def consumer_rate(diffs: list[bytes], *, keep_books: bool, checkpoint_updates: int) -> tuple[float, int]:
-    """msg/s of one drain of the diffs into an emptied store; returns (rate, checkpoints written)."""
+    """msg/s of one drain of the diffs into an emptied store; returns (rate, checkpoints written). The keeper's own
+    busy time and checkpoint-writing time are printed: unlike rates, they barely move with other processes' load."""
     drop_series(mongo.database())
     books_store.forget_indexes()
     settings.BOOKS_CHECKPOINT_UPDATES = checkpoint_updates
     settings.BOOKS_CHECKPOINT_SECONDS = NO_CHECKPOINTS if checkpoint_updates == NO_CHECKPOINTS else 60
     options = replace(bench_options(500, 20), keep_books=keep_books)
+    kept: list = []
     asyncio.run(prepare(options, diffs))
     try:
-        rate = asyncio.run(drain(options, len(diffs), null_sink=False))
+        rate = asyncio.run(drain(options, len(diffs), null_sink=False, on_consumer=kept.append))
     finally:
         asyncio.run(delete_stream(options))
+    if kept and kept[0].books is not None:
+        keeper = kept[0].books
+        print(
+            f"    keeper busy {keeper.busy_seconds:.2f} s (checkpoints {keeper.checkpoint_seconds:.2f} s) "
+            f"of a {len(diffs) / rate:.2f} s drain",
+            flush=True,
+        )
     return rate, mongo.database()[f"books_{SYMBOL}"].count_documents({"kind": "checkpoint"})
 
 

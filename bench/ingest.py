@@ -118,11 +118,13 @@ async def delete_stream(options: ConsumerOptions) -> None:
     await nc.close()
 
 
-async def drain(options: ConsumerOptions, expected: int, *, null_sink: bool) -> float:
+async def drain(options: ConsumerOptions, expected: int, *, null_sink: bool, on_consumer=None) -> float:
     """Run a consumer until `expected` messages went through its sink; returns messages/s."""
     seen = 0
     done = asyncio.Event()
     consumer = Consumer(options)
+    if on_consumer is not None:  # bench/books.py reads the book keeper's figures afterwards
+        on_consumer(consumer)
 
     async def sink(batch: Batch) -> WriteResult:
         nonlocal seen

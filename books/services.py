@@ -152,6 +152,8 @@ class BookKeeper:
         self.symbols: dict[str, _Symbol] = {}
         self.snapshots: queue.Queue[tuple[str, dict]] = queue.Queue()
         self.checkpoints = 0
+        self.busy_seconds = 0.0  # time spent following books (measured for the bench)
+        self.checkpoint_seconds = 0.0  # of which writing checkpoints
         self._in_flight: set[str] = set()
         self._work: queue.Queue = queue.Queue(maxsize=WORK_QUEUE_BATCHES)
         self._worker: threading.Thread | None = None
@@ -185,10 +187,12 @@ class BookKeeper:
     # --- the consumer's entry point ----------------------------------------------------------------------------
 
     def ingest(self, rows_by_series: dict[SeriesRef, list[dict]]) -> None:
+        started = time.perf_counter()
         self._take_snapshots()
         for ref, rows in rows_by_series.items():
             if ref.data_type is DataType.DEPTH:
                 self._follow(ref.symbol, sorted(rows, key=lambda row: row["final_update_id"]))
+        self.busy_seconds += time.perf_counter() - started
 
     def _follow(self, symbol: str, rows: list[dict]) -> None:
         state = self.symbols.setdefault(symbol, _Symbol())
@@ -219,7 +223,9 @@ class BookKeeper:
         if state.checkpoint_time is None and book.time is not None:
             state.checkpoint_time = book.time
         if due:
+            started = time.perf_counter()
             checkpoint_store(symbol=symbol, book=book)
+            self.checkpoint_seconds += time.perf_counter() - started
             self.checkpoints += 1
             state.since_checkpoint = 0
             state.checkpoint_time = book.time
