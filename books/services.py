@@ -29,7 +29,7 @@ from .reconstruct import EMPTY, EXACT, UNKNOWN, Book, Break, Reconstructor
 from .store import books_collection, depth_collection, pack_levels, spans_collection
 
 logger = logging.getLogger(__name__)
-WORK_QUEUE_BATCHES = 8
+WORK_QUEUE_BATCHES = 2  # how far the keeper may trail the consumer (batches)
 HEAL_REASON = "the exchange keeps no depth history; book re-anchored at {time}"
 
 
