@@ -97,7 +97,7 @@ def consumer_rate(diffs: list[bytes], *, keep_books: bool, checkpoint_updates: i
     if kept and kept[0].books is not None:
         keeper = kept[0].books
         print(
-            f"    keeper busy {keeper.busy_seconds:.2f} s (checkpoints {keeper.checkpoint_seconds:.2f} s) "
+            f"    keeper busy {keeper.busy_seconds:.2f} s (checkpoints {keeper.checkpoint_write_seconds:.2f} s) "
             f"of a {len(diffs) / rate:.2f} s drain",
             flush=True,
         )

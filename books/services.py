@@ -153,7 +153,7 @@ class BookKeeper:
         self.snapshots: queue.Queue[tuple[str, dict]] = queue.Queue()
         self.checkpoints = 0
         self.busy_seconds = 0.0  # time spent following books (measured for the bench)
-        self.checkpoint_seconds = 0.0  # of which writing checkpoints
+        self.checkpoint_write_seconds = 0.0  # of which writing checkpoints
         self._in_flight: set[str] = set()
         self._work: queue.Queue = queue.Queue(maxsize=WORK_QUEUE_BATCHES)
         self._worker: threading.Thread | None = None
@@ -225,7 +225,7 @@ class BookKeeper:
         if due:
             started = time.perf_counter()
             checkpoint_store(symbol=symbol, book=book)
-            self.checkpoint_seconds += time.perf_counter() - started
+            self.checkpoint_write_seconds += time.perf_counter() - started
             self.checkpoints += 1
             state.since_checkpoint = 0
             state.checkpoint_time = book.time
