@@ -331,7 +331,7 @@ LOGGING = {
 
 # --- Order books (issue 18): reconstruction, snapshots, checkpoints (docs/order-books.md) ---
 BOOKS_KEEPER_ENABLED = env.bool("BOOKS_KEEPER_ENABLED", default=True)
-BOOKS_CHECKPOINT_UPDATES = env.int("BOOKS_CHECKPOINT_UPDATES", default=200)
+BOOKS_CHECKPOINT_UPDATES = env.int("BOOKS_CHECKPOINT_UPDATES", default=500)
 BOOKS_CHECKPOINT_SECONDS = env.float("BOOKS_CHECKPOINT_SECONDS", default=60.0)
 BOOKS_SNAPSHOT_INTERVAL = env.float("BOOKS_SNAPSHOT_INTERVAL", default=3600.0)
 BOOKS_SNAPSHOT_RETRY_SECONDS = env.float("BOOKS_SNAPSHOT_RETRY_SECONDS", default=10.0)
