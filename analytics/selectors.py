@@ -1,6 +1,6 @@
 """Reads for analytics: candle windows, order books per bar, stored results and what has new data."""
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pandas as pd
 from pymongo import ASCENDING, DESCENDING
@@ -13,14 +13,11 @@ from petrosa_dm.market.timeutils import ensure_utc
 
 from . import frames
 from .calculators import correlation
-from .calculators.spread import replay_diffs
 from .coverage import coverage_measure
 from .metrics import clean
 
 CANDLE_FIELDS = {"_id": 0, "open_time": 1, **dict.fromkeys(frames.CANDLE_COLUMNS, 1)}
 WINDOW_FIELDS = {**CANDLE_FIELDS, "closed": 1, "close_time": 1}
-FULL_BOOK_KINDS = ("partial", "snapshot")
-DIFF_REPLAY_ROWS = 5_000
 
 
 def _finished(now: datetime) -> dict:
@@ -96,33 +93,20 @@ def _bar(moment: datetime, interval: str) -> pd.Timestamp:
 
 
 def depth_books_by_bar(*, ref: SeriesRef, start: datetime, end: datetime, interval: str) -> tuple[pd.Series, dict]:
-    """The last book of each bar in [start, end): a full book (partial depth or REST snapshot) when the bar has
-    one, else the bar's diff updates replayed (only the newest DIFF_REPLAY_ROWS diffs are read, which bounds the
-    cost at 100 ms diff streams). Returns (books per bar, NaN where none; the source of each book)."""
+    """The real order book at the end of each bar in [start, end), rebuilt from the stored snapshots, checkpoints
+    and diffs (`books.selectors.books_at_times`). Returns (the full (bids, asks) per bar, NaN where no book is
+    known; each bar's source: `book`, `partial` (a partial-depth frame's top levels), `unknown` (inside a break in
+    the depth stream), absent before the first book)."""
+    from books.selectors import books_at_times
+
     index = frames.grid_index(start, end, interval)
-    depth = mongo.database()[ref.collection]
-    in_range = {"event_time": {"$gte": start, "$lt": end}}
-    fields = {"_id": 0, "event_time": 1, "bids": 1, "asks": 1}
-    order = [("event_time", ASCENDING), ("final_update_id", ASCENDING)]
-    full = {
-        _bar(row["event_time"], interval): (row.get("bids", []), row.get("asks", []))
-        for row in depth.find({**in_range, "kind": {"$in": FULL_BOOK_KINDS}}, projection=fields, sort=order)
-    }
-    newest_diffs = depth.find(
-        {**in_range, "kind": {"$nin": FULL_BOOK_KINDS}},
-        projection=fields,
-        sort=[(field, DESCENDING) for field, _ in order],
-        limit=DIFF_REPLAY_ROWS,
-    )
-    diffs: dict = {}
-    for row in reversed(list(newest_diffs)):
-        diffs.setdefault(_bar(row["event_time"], interval), []).append(row)
+    moments = [next_open_time(bar.to_pydatetime(), interval) - timedelta(milliseconds=1) for bar in index]
     books, sources = {}, {}
-    for bar in index:
-        if bar in full:
-            books[bar], sources[bar] = full[bar], "full_book"
-        elif bar in diffs:
-            books[bar], sources[bar] = replay_diffs(diffs[bar]), "diff_replay"
+    for bar, found in zip(index, books_at_times(ref.symbol, moments), strict=True):
+        if found.state == "exact":
+            books[bar], sources[bar] = (found.bids, found.asks), found.source
+        elif found.state == "unknown":
+            sources[bar] = "unknown"
     return pd.Series(books, index=index, dtype=object), sources
 
 

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 import pandas as pd
 from django.conf import settings
 
+from books.spread import book_liquidity
 from catalog.models import LineageRecord
 from catalog.services import lineage_record_create
 from ingestion import store
@@ -220,30 +221,40 @@ def analytics_compute_spread(
         window_bars = per_bar.iloc[-window:]
         present = window_bars["mid"].notna()
         coverage = coverage_measure(dataset_id=depth_ref.collection, interval=interval, present=present)
-        latest_bar = window_bars[present].iloc[-1] if present.any() else None
+        latest_bar = window_bars[present].index[-1] if present.any() else None
+        unknown = [bar for bar in window_bars.index if sources.get(bar) == "unknown"]
         values = {
-            "latest": clean(latest_bar.to_dict()) if latest_bar is not None else None,
+            "latest": clean(window_bars.loc[latest_bar].to_dict()) if latest_bar is not None else None,
+            # The real book's liquidity at the latest bar's end: depth within 0.1 % / 1 % and slippage.
+            "liquidity": clean(book_liquidity(*books[latest_bar], notional=settings.BOOKS_SLIPPAGE_NOTIONAL))
+            if latest_bar is not None
+            else None,
             "latest_book_time": latest,
-            "book_source": sources.get(window_bars[present].index[-1]) if present.any() else None,
-            "diff_replay_bars": sum(sources.get(bar) == "diff_replay" for bar in window_bars.index),
+            "book_source": sources.get(latest_bar) if latest_bar is not None else None,
+            "unknown_bars": len(unknown),
             "mean_spread_bps": clean(window_bars["spread_bps"].mean()),
             "max_spread_bps": clean(window_bars["spread_bps"].max()),
             "mean_bid_depth": clean(window_bars["bid_depth"].mean()),
             "mean_ask_depth": clean(window_bars["ask_depth"].mean()),
             "band_bps": settings.ANALYTICS_DEPTH_BAND_BPS,
         }
-        rows.append(
-            _result_row(
-                symbol=depth_ref.symbol,
-                metric="spread",
-                timeframe=interval,
-                window=window,
-                as_of=as_of,
-                values=values,
-                coverage=coverage,
-                computed_at=computed_at,
-            )
+        row = _result_row(
+            symbol=depth_ref.symbol,
+            metric="spread",
+            timeframe=interval,
+            window=window,
+            as_of=as_of,
+            values=values,
+            coverage=coverage,
+            computed_at=computed_at,
         )
+        if unknown:
+            # The book was unknown (a break in the depth stream) for part of the window: never averaged as if known.
+            row["reliable"] = False
+            values["unreliable_reason"] = (
+                f"{len(unknown)} bar(s) inside an unknown-book span, first {unknown[0].isoformat()}"
+            )
+        rows.append(row)
     output = selectors.analytics_ref(symbol=depth_ref.symbol, metric="spread")
     _store(output=output, inputs=[(depth_ref, per_bar[["mid"]])], rows=rows)
     summary.as_of, summary.results, summary.metrics = as_of, len(rows), ["spread"]

@@ -161,6 +161,10 @@ class DepthFetcher(Fetcher):
             limit=settings.BACKFILL_DEPTH_LIMIT,
             convert=partial(rest_rows.depth_rows, symbol=self.symbol, now=utcnow()),
         )
+        from books.services import snapshot_store
+
+        for row in rows:  # also an anchor of the order book (books_{SYMBOL}): it re-anchors a broken book
+            snapshot_store(symbol=self.symbol, row=row)
         return Page(rows, Position(cursor=self.end, done=True))
 
 

@@ -160,15 +160,20 @@ async def delete_stream(options: ConsumerOptions) -> None:
     await nc.close()
 
 
-async def drain(options: ConsumerOptions, expected: int, *, null_sink: bool, steady: bool = False) -> float:
+async def drain(
+    options: ConsumerOptions, expected: int, *, null_sink: bool, steady: bool = False, on_consumer=None
+) -> float:
     """Run a consumer until `expected` messages went through its sink; returns messages/s.
 
     `steady` counts from the end of the first batch: the consumer's start (connecting, binding the durable, the
-    first fetch) is left out, as the store's own rate leaves out making its collections."""
+    first fetch) is left out, as the store's own rate leaves out making its collections. `on_consumer` receives the
+    consumer (bench/books.py reads the book keeper's figures afterwards)."""
     seen = 0
     first: tuple[float, int] | None = None
     done = asyncio.Event()
     consumer = Consumer(options)
+    if on_consumer is not None:
+        on_consumer(consumer)
 
     async def sink(batch: Batch) -> WriteResult:
         nonlocal seen, first
@@ -184,6 +189,8 @@ async def drain(options: ConsumerOptions, expected: int, *, null_sink: bool, ste
     started = time.perf_counter()
     running = asyncio.create_task(consumer.run())
     await done.wait()
+    if consumer.books is not None:  # end-to-end includes the book keeper catching up with the last batches
+        await asyncio.to_thread(consumer.books.close)
     ended = time.perf_counter()
     consumer.stop()
     await running

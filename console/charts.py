@@ -21,6 +21,9 @@ matplotlib.rcParams.update({"svg.fonttype": "none", "font.size": 9, "font.family
 WIDTH_IN = 11.0
 MAX_POINTS = 2000
 GAP_COLOURS = {"open": "#d62728", "backfilling": "#ff7f0e", "unfillable": "#7f7f7f", "filled": "#2ca02c"}
+# Order books (issue 18): where a depth dataset's book was unknown (break until resync); drawn like a gap.
+UNKNOWN_BOOK = "unknown book"
+GAP_COLOURS[UNKNOWN_BOOK] = "#9467bd"
 PRESENT_COLOUR = "#2ca02c"
 
 

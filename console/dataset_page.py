@@ -12,9 +12,10 @@ from analytics import selectors as analytics_selectors
 from analytics.calculators.volatility import annualize, close_to_close
 from audits.models import Gap, HealthMetric
 from audits.repair import repair_option
+from books.selectors import unknown_spans
 from catalog.models import Dataset, LineageRecord
 from catalog.selectors import dataset_lineage
-from console.charts import GapSpan, coverage_timeline_svg, price_volatility_svg
+from console.charts import UNKNOWN_BOOK, GapSpan, coverage_timeline_svg, price_volatility_svg
 from ingestion.selectors import series_rows_by_source
 from petrosa_dm.market.naming import DataType, SeriesRef, parse_collection
 
@@ -38,6 +39,11 @@ def coverage_picture(*, dataset: Dataset, now: datetime) -> Picture:
             "(`.venv/bin/python manage.py sync_catalog`).",
         )
     gaps = [GapSpan(gap.start, gap.end, gap.status) for gap in Gap.objects.filter(dataset=dataset).order_by("start")]
+    ref = parse_collection(dataset.dataset_id)
+    if (
+        ref is not None and ref.data_type is DataType.DEPTH
+    ):  # spans where the order book is unknown (docs/order-books.md)
+        gaps += [GapSpan(start, end, UNKNOWN_BOOK) for start, end in unknown_spans(ref.symbol)]
     end = max([dataset.last_timestamp or dataset.first_timestamp, *(gap.end for gap in gaps)])
     if end <= dataset.first_timestamp:
         return Picture(None, "The dataset holds a single moment so far: the timeline needs rows at two times.")

@@ -53,6 +53,7 @@ class ConsumerOptions:
     stream_max_bytes: int = 2 * 1024**3
     shutdown_grace: float = 20.0
     write_concurrency: int = 4
+    keep_books: bool = False  # follow order books, take depth snapshots and checkpoints (books.services.BookKeeper)
 
     @classmethod
     def from_settings(cls, **overrides) -> "ConsumerOptions":
@@ -140,6 +141,11 @@ class Consumer:
             else None
         )
         self.sink: Sink = sink or self.store_batch
+        self.books = None
+        if options.keep_books:
+            from books.services import BookKeeper
+
+            self.books = BookKeeper()
         self._stopping = asyncio.Event()
         self._stop_requested_at: float | None = None
         self._closing = False
@@ -188,6 +194,8 @@ class Consumer:
                 await writer
         finally:
             await self._close(nc)
+            if self.books is not None:
+                await asyncio.to_thread(self.books.close)
             if self._executor is not None:
                 self._executor.shutdown(wait=False)
 
@@ -326,6 +334,8 @@ class Consumer:
         result = batch_store(batch=batch, executor=self._executor)
         if batch.rows:
             ingest_lineage_ensure(refs=list(batch.rows), subject=self.options.subject)
+            if self.books is not None:
+                self.books.submit(batch.rows)
         return result
 
     async def _ack(self, msgs: list[Msg]) -> None:

@@ -72,6 +72,7 @@ class DepthUpdate(SeriesDocument):
     """A diff or partial depth update (`U`, `u`, `pu` kept for sequence checks) or a REST snapshot."""
 
     kind = me.StringField(required=True, choices=("diff", "partial", "snapshot"))
+    levels = me.IntField()  # partial frames: the level count their stream names (depth5/10/20)
     first_update_id = me.IntField()
     final_update_id = me.IntField(required=True)
     prev_final_update_id = me.IntField()

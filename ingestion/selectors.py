@@ -236,23 +236,3 @@ def series_rows_by_source(*, ref: SeriesRef) -> dict[str, dict]:
         ]
     )
     return {row["_id"]: {"rows": row["rows"], "first": row["first"], "last": row["last"]} for row in rows}
-
-
-# Stored depth rows that hold a whole book (a partial-depth frame or a REST snapshot), not a diff.
-FULL_BOOK_KINDS = ("partial", "snapshot")
-
-
-def depth_latest_full_book(*, ref: SeriesRef) -> dict | None:
-    """The newest stored whole book of a pair (partial-depth frame or REST snapshot), or None."""
-    return series_collection(ref=ref).find_one(
-        {"kind": {"$in": FULL_BOOK_KINDS}},
-        projection={
-            "_id": False,
-            "event_time": True,
-            "final_update_id": True,
-            "kind": True,
-            "bids": True,
-            "asks": True,
-        },
-        sort=[("event_time", DESCENDING), ("final_update_id", DESCENDING)],
-    )

@@ -352,3 +352,15 @@ SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]["SortOrderEnum"] = ["asc", "desc"]
 SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]["RegimeLevelEnum"] = "analytics.calculators.regime.LEVELS"
 # The earlier client sends `Authorization: Bearer <key>`: accept API tokens under that keyword too.
 REST_FRAMEWORK["DEFAULT_AUTHENTICATION_CLASSES"].append("petrosa_dm.authentication.BearerTokenAuthentication")
+
+
+# --- Order books (issue 18): reconstruction, snapshots, checkpoints (docs/order-books.md) ---
+BOOKS_KEEPER_ENABLED = env.bool("BOOKS_KEEPER_ENABLED", default=True)
+BOOKS_CHECKPOINT_UPDATES = env.int("BOOKS_CHECKPOINT_UPDATES", default=500)
+BOOKS_CHECKPOINT_SECONDS = env.float("BOOKS_CHECKPOINT_SECONDS", default=60.0)
+BOOKS_SNAPSHOT_INTERVAL = env.float("BOOKS_SNAPSHOT_INTERVAL", default=3600.0)
+BOOKS_SNAPSHOT_RETRY_SECONDS = env.float("BOOKS_SNAPSHOT_RETRY_SECONDS", default=10.0)
+BOOKS_SNAPSHOT_LIMIT = env.int("BOOKS_SNAPSHOT_LIMIT", default=1000)
+BOOKS_MAX_LEVELS = env.int("BOOKS_MAX_LEVELS", default=1000)
+BOOKS_SLIPPAGE_NOTIONAL = env.float("BOOKS_SLIPPAGE_NOTIONAL", default=100_000.0)
+BOOKS_CACHE_LEVELS = env.int("BOOKS_CACHE_LEVELS", default=1_000_000)

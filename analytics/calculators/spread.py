@@ -5,10 +5,10 @@ the lowest ask with a positive quantity. Spread = ask - bid; relative spread = s
 mid = (bid + ask) / 2. Depth within a band: the quantity and notional (price * quantity) of the levels priced
 within `band_bps` of the mid, per side. A crossed or one-sided book yields no spread.
 
-Which book: diff updates carry only the levels that changed, so their best levels are not the top of the book.
-`analytics.selectors` therefore reads full books (partial-depth and REST snapshot rows); when a bar has none, it
-replays that bar's diff updates into a level map (the latest quantity per price wins, zero removes the level) and
-marks the book `diff_replay`, which is only as good as the levels the updates happened to touch.
+Which book: the real one, rebuilt by `books` from stored snapshots, checkpoints and diffs
+(`analytics.selectors.depth_books_by_bar`); bars where it is unknown (a break in the depth stream) have no book
+and make the window unreliable. `replay_diffs` (levels touched by a run of diffs) is kept for callers that only
+have diffs and know the result is partial.
 """
 
 import numpy as np

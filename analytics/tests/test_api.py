@@ -7,6 +7,7 @@ import pytest
 
 from analytics import services
 from analytics.calculators import regime
+from books.services import snapshot_store
 from ingestion import store
 from petrosa_dm.market.naming import series
 
@@ -164,11 +165,14 @@ def test_spread_endpoint_serves_stored_spread(client, mongo_db):
         book = {"symbol": "BTCUSDT", "kind": "snapshot", "final_update_id": minute, "event_time": moment}
         books.append(book | {"bids": [["100", "1"]], "asks": [[ask, "1"]], "source": "rest", "ingested_at": moment})
     store.write_rows(series("depth", "BTCUSDT"), books)
+    for book in books:  # as a backfill depth job stores them: rows, and anchors of the order book
+        snapshot_store(symbol="BTCUSDT", row=book)
     services.analytics_compute_spread(symbol="BTCUSDT", windows=[2, 5])
     stored = mongo_db["analytics_BTCUSDT_spread"].find_one({"window": 2})
     assert stored["values"]["latest"]["spread"] == pytest.approx(0.02)
-    assert stored["values"]["book_source"] == "full_book"
+    assert stored["values"]["book_source"] == "book"
     assert stored["values"]["mean_spread_bps"] == pytest.approx((0.04 / 100.02 + 0.02 / 100.01) / 2 * 10_000)
+    assert stored["reliable"] is True
     body = client.get("/analysis/spread", {"pair": "BTCUSDT"}).json()
     assert body["data"]["bid_ask_spread"] == pytest.approx(0.02)
     assert body["data"]["spread_percentage"] == pytest.approx(0.02 / 100.01 * 100)

@@ -162,13 +162,19 @@ def test_compute_analytics_command_prints_a_summary(mongo_db, capsys):
     assert mongo_db["analytics_BTCUSDT_trend"].find_one()["window"] == 10
 
 
-def test_a_bar_with_only_diff_updates_is_replayed_and_says_so(mongo_db):
-    def update(update_id: int, seconds: int, bids: list, asks: list, kind: str = "diff") -> dict:
+def test_spread_reads_the_real_book_and_flags_bars_inside_an_unknown_span(mongo_db, settings):
+    from books.services import snapshot_store
+
+    settings.BOOKS_SLIPPAGE_NOTIONAL = 150.0
+
+    def update(first: int, final: int, prev: int, seconds: int, bids: list, asks: list) -> dict:
         moment = T0 + timedelta(seconds=seconds)
         return {
             "symbol": "BTCUSDT",
-            "kind": kind,
-            "final_update_id": update_id,
+            "kind": "diff",
+            "first_update_id": first,
+            "final_update_id": final,
+            "prev_final_update_id": prev,
             "event_time": moment,
             "bids": bids,
             "asks": asks,
@@ -176,18 +182,33 @@ def test_a_bar_with_only_diff_updates_is_replayed_and_says_so(mongo_db):
             "ingested_at": moment,
         }
 
+    snapshot_store(
+        symbol="BTCUSDT",
+        row={"final_update_id": 10, "event_time": T0 + timedelta(seconds=5), "bids": [["100", "1"], ["99.5", "3"]],
+             "asks": [["101", "1"], ["102", "5"]], "source": "rest", "ingested_at": T0},
+    )  # fmt: skip
     rows = [
-        update(1, 10, [["100", "1"]], [["101", "1"]], kind="snapshot"),
-        update(2, 70, [["100.5", "2"]], [["100.9", "1"]]),
-        update(3, 80, [["100.5", "0"], ["100.4", "1"]], []),
+        update(9, 11, 8, 70, [["100.5", "2"]], [["100.9", "1"]]),  # minute 1: the book keeps 100 and 99.5 too
+        update(12, 13, 11, 80, [["100.5", "0"], ["100.4", "1"]], []),
+        update(14, 15, 13, 125, [], [["100.9", "2"]]),  # minute 2 links on, then 16..19 are lost -> unknown
+        update(20, 21, 19, 130, [["100.6", "1"]], []),
     ]
     store.write_rows(series("depth", "BTCUSDT"), rows)
-    services.analytics_compute_spread(symbol="BTCUSDT", windows=[2])
-    result = mongo_db["analytics_BTCUSDT_spread"].find_one()
-    assert result["values"]["book_source"] == "diff_replay"
-    assert result["values"]["diff_replay_bars"] == 1
-    assert (result["values"]["latest"]["best_bid"], result["values"]["latest"]["best_ask"]) == (100.4, 100.9)
-    assert result["coverage"]["rows_present"] == 2
+    services.analytics_compute_spread(symbol="BTCUSDT", windows=[2, 3])
+    two = mongo_db["analytics_BTCUSDT_spread"].find_one({"window": 2})
+    three = mongo_db["analytics_BTCUSDT_spread"].find_one({"window": 3})
+    # Minute 2 is unknown: the latest known book is minute 1's, from the snapshot plus two diffs.
+    assert (two["values"]["latest"]["best_bid"], two["values"]["latest"]["best_ask"]) == (100.4, 100.9)
+    assert two["values"]["book_source"] == "book" and two["values"]["unknown_bars"] == 1
+    assert two["reliable"] is False and "unknown-book span" in two["values"]["unreliable_reason"]
+    liquidity = two["values"]["liquidity"]
+    # Within 1 % of the mid 100.65: bids 100.4 and 100 (not 99.5), asks 100.9 and 101; within 0.1 %: none.
+    assert (liquidity["bid_depth_1pct"], liquidity["ask_depth_1pct"], liquidity["ask_depth_0.1pct"]) == (2, 2, 0)
+    # 150 USDT at market: 1 at 100.9, then 49.1 / 101 at 101.
+    average = 150 / (1 + 49.1 / 101)
+    assert liquidity["slippage_buy_bps"] == pytest.approx((average - 100.65) / 100.65 * 10_000)
+    assert three["values"]["latest"]["best_bid"] == 100.4 and three["values"]["unknown_bars"] == 1
+    assert three["coverage"]["rows_present"] == 2  # minute 0 (the snapshot's book) and minute 1
 
 
 def test_a_window_under_two_bars_is_refused(mongo_db):

@@ -108,6 +108,7 @@ class BinanceTestServer:
         trade_period_ms: int = 500,
         listed_since: datetime = datetime(2019, 9, 1, tzinfo=UTC),
         port: int = 0,
+        depth_snapshots: dict[str, list[dict]] | None = None,
     ) -> None:
         self.port = port
         self.symbols = set(symbols)
@@ -120,6 +121,9 @@ class BinanceTestServer:
         self.slow_seconds = slow_seconds
         self.trade_period_ms = trade_period_ms
         self.listed_since_ms = int(listed_since.timestamp() * 1000)
+        # Recorded `/fapi/v1/depth` bodies per symbol, served in order (the last one again once the rest are used),
+        # so a replayed capture can be re-anchored by the exchange's own books.
+        self.depth_snapshots = {symbol: deque(bodies) for symbol, bodies in (depth_snapshots or {}).items()}
         self.requests: list[RecordedRequest] = []
         self._faults: deque[Fault] = deque()
         self._state = _State()
@@ -380,6 +384,10 @@ class BinanceTestServer:
         limit = _int(params.get("limit"), 500)
         if limit not in (5, 10, 20, 50, 100, 500, 1000):
             raise ApiError(400, -1130, "Data sent for parameter 'limit' is not valid.")
+        recorded = self.depth_snapshots.get(symbol)
+        if recorded:
+            body = recorded.popleft() if len(recorded) > 1 else recorded[0]
+            return {**body, "bids": body["bids"][:limit], "asks": body["asks"][:limit]}
         mid = _price(symbol, now_ms)
         return {
             "lastUpdateId": now_ms * 10,

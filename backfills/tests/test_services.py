@@ -161,6 +161,8 @@ def test_a_depth_job_stores_one_snapshot(mongo_db, binance, settings):
     assert job.status == BackfillJob.Status.SUCCEEDED, job.error
     snapshot = collection(series("depth", "BTCUSDT")).find_one()
     assert snapshot["kind"] == "snapshot" and len(snapshot["bids"]) == 100
+    anchor = mongo_db["books_BTCUSDT"].find_one()  # and an anchor of the order book
+    assert (anchor["kind"], anchor["final_update_id"]) == ("snapshot", snapshot["final_update_id"])
     assert server.requests_to("/fapi/v1/depth")[0].weight == 5
 
 

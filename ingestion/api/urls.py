@@ -2,12 +2,15 @@
 
 from django.urls import path
 
-from . import depth, views
+from books.api.views import BookView
+
+from . import views
 
 urlpatterns = [
     path("data/candles", views.CandlesView.as_view(), name="data-candles"),
     path("data/trades", views.TradesView.as_view(), name="data-trades"),
-    path("data/depth", depth.OrderBookView.as_view(), name="data-depth"),
+    # The order book (issue 18); the stored update stream is at /data/depth/updates.
+    path("data/depth", BookView.as_view(), name="data-depth"),
     path("data/depth/updates", views.DepthUpdatesView.as_view(), name="data-depth-updates"),
     path("data/funding", views.FundingView.as_view(), name="data-funding"),
     path("data/mark-prices", views.MarkPricesView.as_view(), name="data-mark-prices"),

@@ -44,6 +44,12 @@ class ImpossibleTime(InvalidMessage):
     reason = "impossible_time"
 
 
+class DepthKindMismatch(InvalidMessage):
+    """A depth frame whose content contradicts its stream label (a `@depth20` frame removing a level)."""
+
+    reason = "depth_kind_mismatch"
+
+
 class ParserBug(InvalidMessage):
     """An unexpected exception while parsing: dead-lettered like bad input, so no input can stop the consumer."""
 
@@ -52,5 +58,15 @@ class ParserBug(InvalidMessage):
 
 REASONS = tuple(
     cls.reason
-    for cls in (InvalidJson, NoEvent, MissingField, WrongType, InvalidName, NonPositivePrice, ImpossibleTime, ParserBug)
+    for cls in (
+        InvalidJson,
+        NoEvent,
+        MissingField,
+        WrongType,
+        InvalidName,
+        NonPositivePrice,
+        ImpossibleTime,
+        DepthKindMismatch,
+        ParserBug,
+    )
 )

@@ -8,17 +8,19 @@ klines) and the kline interval from `k.i`, never from the stream label.
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import chain
 
 from petrosa_dm.market import naming
 from petrosa_dm.market.naming import DataType, SeriesRef
 
 from . import fields as f
-from .errors import ImpossibleTime, InvalidName, WrongType
+from .errors import DepthKindMismatch, ImpossibleTime, InvalidName, WrongType
 
 SOURCE = "stream"
 PERPETUAL = "PERPETUAL"
-# Partial book depth streams (`<symbol>@depth5`, `@depth10`, `@depth20`, optionally `@100ms`/`@500ms`).
-PARTIAL_DEPTH_STREAMS = ("depth5", "depth10", "depth20")
+# Partial book depth streams (`<symbol>@depth5`, `@depth10`, `@depth20`, optionally `@100ms`/`@500ms`) and the
+# level count each names.
+PARTIAL_DEPTH_STREAMS = {"depth5": 5, "depth10": 10, "depth20": 20}
 _MAX_CACHED_REFS = 10_000
 
 Rows = list[tuple[SeriesRef, dict]]
@@ -123,12 +125,21 @@ def _candle(event: dict, context: Context, *, symbol: object) -> Rows:
 
 
 def depth_update(event: dict, context: Context) -> Rows:
-    """Diff and partial depth share one shape on futures (both carry U, u, pu); only the stream name tells them
-    apart, so `kind` is `partial` for a `@depth5/10/20` label and `diff` otherwise (the default, and the only
-    kind whose sequence the auditor can check)."""
+    """Diff and partial depth share one shape on futures (both carry U, u, pu); the stream label tells them apart
+    when it names a level count (`@depth5/10/20`: partial, a full snapshot of the top N levels), checked against
+    the content: a partial frame never removes a level (quantity 0) and never holds more than N levels a side.
+    A frame contradicting its label is rejected rather than stored as the wrong kind: a diff taken for a snapshot
+    would silently corrupt a book. Without such a label a frame is a diff (the only kind with a `pu` chain)."""
     ref = series_ref(DataType.DEPTH, f.required(event, "s"))
     row = _base(ref, event, context)
-    row["kind"] = _depth_kind(context.stream)
+    bids, asks = f.levels(event, "b"), f.levels(event, "a")
+    levels = _partial_levels(context.stream)
+    if levels is not None:
+        _check_partial(levels, bids, asks, context.stream)
+        row["kind"] = "partial"
+        row["levels"] = levels
+    else:
+        row["kind"] = "diff"
     if "U" in event:
         row["first_update_id"] = f.integer(event, "U")
     row["final_update_id"] = f.integer(event, "u")
@@ -136,17 +147,29 @@ def depth_update(event: dict, context: Context) -> Rows:
         row["prev_final_update_id"] = f.integer(event, "pu")
     if "T" in event:
         row["transaction_time"] = f.time(event, "T")
-    row["bids"] = f.levels(event, "b")
-    row["asks"] = f.levels(event, "a")
+    row["bids"] = bids
+    row["asks"] = asks
     return [(ref, row)]
 
 
-def _depth_kind(stream: str | None) -> str:
+def _partial_levels(stream: str | None) -> int | None:
+    """The level count a partial-depth stream label names (`btcusdt@depth20@100ms` -> 20), else None."""
     if stream:
-        name = stream.partition("@")[2].partition("@")[0]
-        if name in PARTIAL_DEPTH_STREAMS:
-            return "partial"
-    return "diff"
+        return PARTIAL_DEPTH_STREAMS.get(stream.partition("@")[2].partition("@")[0])
+    return None
+
+
+def _check_partial(levels: int, bids: list, asks: list, stream: str) -> None:
+    if len(bids) > levels or len(asks) > levels:
+        raise DepthKindMismatch(
+            f"stream {stream!r} names {levels} levels but the frame holds {len(bids)} bids and {len(asks)} asks"
+        )
+    for price, quantity in chain(bids, asks):
+        if not quantity.strip("0."):
+            raise DepthKindMismatch(
+                f"stream {stream!r} is a partial book, but level {price} has quantity {quantity}: only diffs remove "
+                "levels"
+            )
 
 
 def mark_price_update(event: dict, context: Context) -> Rows:

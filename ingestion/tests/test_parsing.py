@@ -226,17 +226,42 @@ def test_a_closed_kline_is_marked_closed():
 
 def test_partial_depth_is_told_from_diff_depth_by_its_stream_name():
     message = json.loads(samples.DEPTH_DIFF)
-    kinds = {}
+    message["data"]["b"] = [["7.5040", "813"]]  # no level removed: a frame a partial stream could send
+    found = {}
     for stream in ("sushiusdt@depth@100ms", "sushiusdt@depth", "sushiusdt@depth20", "sushiusdt@depth5@500ms", None):
         message["stream"] = stream
-        kinds[stream] = parse_message(json.dumps(message).encode(), ingested_at=NOW).rows[0][1]["kind"]
-    assert kinds == {
-        "sushiusdt@depth@100ms": "diff",
-        "sushiusdt@depth": "diff",
-        "sushiusdt@depth20": "partial",
-        "sushiusdt@depth5@500ms": "partial",
-        None: "diff",
+        row = parse_message(json.dumps(message).encode(), ingested_at=NOW).rows[0][1]
+        found[stream] = (row["kind"], row.get("levels"))
+    assert found == {
+        "sushiusdt@depth@100ms": ("diff", None),
+        "sushiusdt@depth": ("diff", None),
+        "sushiusdt@depth20": ("partial", 20),
+        "sushiusdt@depth5@500ms": ("partial", 5),
+        None: ("diff", None),
     }
+
+
+def test_the_recorded_partial_frame_is_stored_as_partial(shared_data):
+    raw = (shared_data / "binance/ws/depthUpdate_partial.json").read_bytes()
+    row = parse_message(raw, ingested_at=NOW).rows[0][1]
+    assert (row["kind"], row["levels"], row["bids"][0]) == ("partial", 20, ["2886.71", "0.454"])
+
+
+@pytest.mark.parametrize(
+    ("stream", "bids", "why"),
+    [
+        ("sushiusdt@depth20@100ms", [["7.5040", "813"], ["7.6090", "0"]], "quantity 0"),
+        ("sushiusdt@depth5", [["7.5040", "0.000"]], "quantity 0.000"),
+        ("sushiusdt@depth5", [[f"7.50{i}", "1"] for i in range(6)], "names 5 levels but the frame holds 6 bids"),
+    ],
+)
+def test_a_frame_contradicting_its_partial_label_is_rejected(stream, bids, why):
+    message = json.loads(samples.DEPTH_DIFF) | {"stream": stream}
+    message["data"]["b"] = bids
+    with pytest.raises(InvalidMessage) as caught:
+        parse_message(json.dumps(message).encode(), ingested_at=NOW)
+    assert caught.value.reason == "depth_kind_mismatch"
+    assert why in str(caught.value)
 
 
 def test_depth_keeps_the_sequence_ids_and_levels_as_strings():

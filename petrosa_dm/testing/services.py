@@ -58,6 +58,9 @@ def redis_executor(port: int) -> TCPExecutor:
 
 def start_missing(workdir: str) -> list[TCPExecutor]:
     started: list[TCPExecutor] = []
+    # Consumer processes started by tests must not ask the real Binance for depth snapshots (issue 18); the book
+    # tests turn the keeper on in-process, against the local Binance test server.
+    os.environ.setdefault("BOOKS_KEEPER_ENABLED", "false")
     if not os.environ.get("MONGODB_URL"):
         port = free_port()
         started.append(mongo_executor(port).start())

@@ -27,7 +27,9 @@ class Command(BaseCommand):
         if metrics_port:
             start_http_server(metrics_port)
         setup_tracing("consumer")
-        consumer_options = ConsumerOptions.from_settings(batch_size=batch_size)
+        consumer_options = ConsumerOptions.from_settings(
+            batch_size=batch_size, keep_books=settings.BOOKS_KEEPER_ENABLED
+        )
         self.stdout.write(
             f"consuming {consumer_options.subject} from {consumer_options.nats_url} "
             f"(durable {consumer_options.durable}, metrics on :{metrics_port or 'off'})"

@@ -1,0 +1,446 @@
+"""Reads of order books: the book of a symbol at a moment (or update id), from the nearest anchor plus a replay.
+
+The book at time `t` is the latest full anchor (REST snapshot or checkpoint in `books_{SYMBOL}`) at or before `t`,
+with the stored diffs after it applied in update-id order up to the last one stamped at or before `t`. It is
+`exact` only when we hold every update up to `t`: the first stored diff after `t` must still link to the book
+(otherwise the lost updates may lie before `t`). A break makes it `unknown` until the next snapshot; before any
+anchor it is `empty`. Where the diff book is not exact, a partial-depth frame at or before `t` (newer than the
+break) gives the top levels exactly. Checkpoints bound the replay to `BOOKS_CHECKPOINT_UPDATES` diffs.
+"""
+
+import bisect
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import NamedTuple
+
+from django.conf import settings
+from pymongo import ASCENDING, DESCENDING
+
+from .reconstruct import EMPTY, EXACT, UNKNOWN, Book, Break, Reconstructor, prepare_levels
+from .store import books_collection, depth_collection, spans_collection, unpack_levels
+
+ROW_FIELDS = {"_id": 0, "ingested_at": 0, "source": 0, "symbol": 0}
+ANCHOR_ID_FIELDS = {"_id": 0, "kind": 1, "final_update_id": 1, "event_time": 1}
+REPLAY_BATCH = 500
+
+
+class _Lru(OrderedDict):
+    """Built anchor books and full chunks of diffs never change (stored rows are insert-only and idempotent), so a
+    web process keeps the recent ones and a past book costs CPU only. Bounded by the order-book levels held
+    (BOOKS_CACHE_LEVELS, about 150 bytes each), least recently used first out."""
+
+    levels = 0
+
+    def get_or(self, key, load, size):
+        if key in self:
+            self.move_to_end(key)
+            return self[key][0]
+        value = load()
+        if value is not None:
+            weight = size(value)
+            self[key] = (value, weight)
+            self.levels += weight
+            while self.levels > settings.BOOKS_CACHE_LEVELS and len(self) > 1:
+                _key, (_value, dropped) = self.popitem(last=False)
+                self.levels -= dropped
+        return value
+
+    def peek(self, key):
+        found = self.get(key)
+        if found is None:
+            return None
+        self.move_to_end(key)
+        return found[0]
+
+    def clear(self) -> None:
+        super().clear()
+        self.levels = 0
+
+
+def _chunk_levels(rows: list) -> int:
+    return sum(len(row.bids) + len(row.asks) + 1 for row in rows)
+
+
+_cache = _Lru()
+
+
+def forget_cache() -> None:
+    _cache.clear()
+    _indexes.clear()
+
+
+@dataclass
+class BookAt:
+    state: str
+    book: Book | None = None
+    anchor_kind: str | None = None
+    anchor_update_id: int | None = None
+    brk: Break | None = None
+    resync_time: datetime | None = None
+    resync_update_id: int | None = None
+    first_book_time: datetime | None = None
+    replayed: int = 0
+    messages: list[str] = field(default_factory=list)
+
+    @property
+    def message(self) -> str:
+        return " ".join(self.messages)
+
+
+def _anchor_query(at: datetime | None, update_id: int | None) -> tuple[dict, list]:
+    if update_id is not None:
+        return {"final_update_id": {"$lte": update_id}}, [("final_update_id", DESCENDING)]
+    if at is not None:
+        return {"event_time": {"$lte": at}}, [("event_time", DESCENDING), ("final_update_id", DESCENDING)]
+    return {}, [("final_update_id", DESCENDING)]
+
+
+@dataclass
+class _AnchorIndex:
+    """Every anchor's (event_time, update id, kind) of one symbol, sorted, so that finding the one before a past
+    moment costs no store round trip. Anchors are appended in time order, so the index only needs reloading for a
+    moment past its newest anchor (at most once per ANCHOR_INDEX_TTL seconds)."""
+
+    by_time: list[tuple]
+    by_id: list[tuple]
+    loaded: float
+
+    @classmethod
+    def load(cls, symbol: str) -> "_AnchorIndex":
+        rows = books_collection(symbol).find({}, ANCHOR_ID_FIELDS)
+        entries = [(row["event_time"], row["final_update_id"], row["kind"]) for row in rows]
+        by_time = sorted(entries, key=lambda entry: (entry[0], entry[1]))
+        by_id = sorted(entries, key=lambda entry: entry[1])
+        return cls(by_time, by_id, time.monotonic())
+
+    def covers(self, at: datetime | None, update_id: int | None) -> bool:
+        if not self.by_time:
+            return False
+        if update_id is not None:
+            return update_id <= self.by_id[-1][1]
+        return at is not None and at <= self.by_time[-1][0]
+
+    def before(self, at: datetime | None, update_id: int | None) -> tuple | None:
+        if update_id is not None:
+            index = bisect.bisect_right(self.by_id, update_id, key=lambda entry: entry[1])
+            return self.by_id[index - 1] if index else None
+        if at is None:
+            return self.by_id[-1] if self.by_id else None
+        index = bisect.bisect_right(self.by_time, at, key=lambda entry: entry[0])
+        return self.by_time[index - 1] if index else None
+
+
+_indexes: dict[str, _AnchorIndex] = {}
+ANCHOR_INDEX_TTL = 1.0
+
+
+def _anchor_index(symbol: str, at: datetime | None, update_id: int | None) -> _AnchorIndex:
+    index = _indexes.get(symbol)
+    stale = index is None or (not index.covers(at, update_id) and time.monotonic() - index.loaded > ANCHOR_INDEX_TTL)
+    if stale:
+        index = _indexes[symbol] = _AnchorIndex.load(symbol)
+    return index
+
+
+def latest_anchor(symbol: str, *, at: datetime | None = None, update_id: int | None = None) -> dict | None:
+    """The latest snapshot or checkpoint at or before the moment: `kind`, `final_update_id`, `event_time` (its
+    levels come from `_anchor_book`)."""
+    entry = _anchor_index(symbol, at, update_id).before(at, update_id)
+    if entry is None:
+        return None
+    event_time, final_id, kind = entry
+    return {"kind": kind, "final_update_id": final_id, "event_time": event_time}
+
+
+def _anchor_book(symbol: str, anchor: dict) -> Book:
+    """The anchor's levels read and built into a book once per process (copied for every replay)."""
+
+    def build() -> Book:
+        identity = {"kind": anchor["kind"], "final_update_id": anchor["final_update_id"]}
+        rebuild = Reconstructor()
+        rebuild.feed(unpack_levels(books_collection(symbol).find_one(identity, ROW_FIELDS)))
+        return rebuild.book
+
+    key = (symbol, "book", anchor["kind"], anchor["final_update_id"])
+    return _cache.get_or(key, build, lambda book: len(book.bids) + len(book.asks))
+
+
+def latest_partial(symbol: str, *, at: datetime | None = None, update_id: int | None = None) -> dict | None:
+    query, sort = _anchor_query(at, update_id)
+    return depth_collection(symbol).find_one({"kind": "partial", **query}, ROW_FIELDS, sort=sort)
+
+
+def _diffs_after(symbol: str, anchor: dict, chunk: int):
+    """Stored diffs after the anchor in update-id order, read `chunk` at a time: a bounded query per round trip
+    (an open-ended sorted query makes the store gather every later diff before returning the first)."""
+    low = anchor["final_update_id"]
+    # After a REST snapshot, the diff straddling its id (U <= id <= u) may end exactly at it.
+    bound = "$gte" if anchor["kind"] == "snapshot" else "$gt"
+    collection = depth_collection(symbol)
+    while True:
+        rows = list(
+            collection.find(
+                {"kind": "diff", "final_update_id": {bound: low}},
+                ROW_FIELDS,
+                sort=[("final_update_id", ASCENDING)],
+                limit=chunk,
+            )
+        )
+        yield from rows
+        if len(rows) < chunk:
+            return
+        low, bound = rows[-1]["final_update_id"], "$gt"
+
+
+def book_at(symbol: str, *, at: datetime | None = None, update_id: int | None = None) -> BookAt:
+    """The book at `at` (a time) or after `update_id`; the latest known book when both are None."""
+    anchor = latest_anchor(symbol, at=at, update_id=update_id)
+    result = _replay(symbol, anchor, at, update_id) if anchor else BookAt(state=EMPTY)
+    if result.state == EXACT:
+        return result
+    partial = latest_partial(symbol, at=at, update_id=update_id)
+    since = result.brk.last_update_id if result.brk else None
+    if partial and (since is None or partial["final_update_id"] > since):
+        rebuild = Reconstructor()
+        rebuild.feed(partial)
+        return BookAt(
+            state=EXACT,
+            book=rebuild.book,
+            anchor_kind="partial",
+            anchor_update_id=partial["final_update_id"],
+            messages=[f"only the top {rebuild.book.depth_limit} levels are known (a partial-depth frame)."],
+        )
+    if result.state == EMPTY:
+        first = books_collection(symbol).find_one({}, {"event_time": 1}, sort=[("event_time", ASCENDING)])
+        result.first_book_time = first["event_time"] if first else None
+        result.messages.append(
+            f"no book before {first['event_time'].isoformat()}: the first snapshot of {symbol} was taken then."
+            if first
+            else f"no book of {symbol} is stored yet: diffs wait for a snapshot."
+        )
+    elif result.state == UNKNOWN:
+        _resync(symbol, result)
+    return result
+
+
+class _Prepared(NamedTuple):
+    """A stored diff parsed once for replays (cached in this form)."""
+
+    first_id: int | None
+    final_id: int
+    prev_id: int | None
+    time: datetime
+    bids: list
+    asks: list
+
+
+def _prepare(rows: list[dict]) -> list[_Prepared]:
+    return [
+        _Prepared(
+            row.get("first_update_id"),
+            row["final_update_id"],
+            row.get("prev_final_update_id"),
+            row["event_time"],
+            prepare_levels(row["bids"]),
+            prepare_levels(row["asks"]),
+        )
+        for row in rows
+    ]
+
+
+def _prepared_after(symbol: str, anchor: dict, chunk: int):
+    """`_diffs_after`, parsed once per chunk; full chunks are cached in this form."""
+    low = anchor["final_update_id"]
+    bound = "$gte" if anchor["kind"] == "snapshot" else "$gt"
+    collection = depth_collection(symbol)
+    while True:
+        key = (symbol, "prepared", bound, low, chunk)
+        rows = _cache.peek(key)
+        if rows is None:
+            found = collection.find(
+                {"kind": "diff", "final_update_id": {bound: low}},
+                ROW_FIELDS,
+                sort=[("final_update_id", ASCENDING)],
+                limit=chunk,
+            )
+            rows = _prepare(list(found))
+            if len(rows) == chunk:  # a full chunk is final; the newest may still grow
+                _cache.get_or(
+                    key, lambda rows=rows: rows, lambda rows: sum(len(r.bids) + len(r.asks) + 1 for r in rows)
+                )
+        yield from rows
+        if len(rows) < chunk:
+            return
+        low, bound = rows[-1].final_id, "$gt"
+
+
+def _replay(symbol: str, anchor: dict, at: datetime | None, update_id: int | None) -> BookAt:
+    rebuild = Reconstructor()
+    rebuild.resume(_anchor_book(symbol, anchor), anchor["kind"])
+    replayed = 0
+    chunk = min(REPLAY_BATCH, settings.BOOKS_CHECKPOINT_UPDATES + 2)
+    for row in _prepared_after(symbol, anchor, chunk):
+        past = row.final_id > update_id if update_id is not None else at is not None and row.time > at
+        if past:
+            # The first update after the moment must still link: otherwise what was lost may lie before it.
+            verdict = rebuild.check(first_id=row.first_id, final_id=row.final_id, prev_id=row.prev_id)
+            if verdict == "dropped":
+                continue
+            if verdict == "break":
+                rebuild.diff(
+                    first_id=row.first_id, final_id=row.final_id, prev_id=row.prev_id, time=row.time, bids=[], asks=[]
+                )
+            break
+        outcome = rebuild.diff(
+            first_id=row.first_id,
+            final_id=row.final_id,
+            prev_id=row.prev_id,
+            time=row.time,
+            bids=row.bids,
+            asks=row.asks,
+            prepared=True,
+        )
+        replayed += 1
+        if outcome == "break":
+            break
+    if update_id is not None and rebuild.state == EXACT and rebuild.book.update_id != update_id:
+        rebuild.state = UNKNOWN  # no stored diff ends at that id: the book between two updates is not defined
+    return BookAt(
+        state=rebuild.state,
+        book=rebuild.book,
+        anchor_kind=anchor["kind"],
+        anchor_update_id=anchor["final_update_id"],
+        brk=rebuild.last_break,
+        replayed=replayed,
+    )
+
+
+def _resync(symbol: str, result: BookAt) -> None:
+    brk = result.brk
+    if brk is None:
+        result.messages.append("the book is not known at that moment.")
+        return
+    snapshot = books_collection(symbol).find_one(
+        {"kind": "snapshot", "final_update_id": {"$gt": brk.last_update_id}},
+        {"event_time": 1, "final_update_id": 1},
+        sort=[("final_update_id", ASCENDING)],
+    )
+    since = brk.last_time.isoformat() if brk.last_time else "?"
+    if snapshot:
+        result.resync_time, result.resync_update_id = snapshot["event_time"], snapshot["final_update_id"]
+        until = f"until the resync snapshot at {snapshot['event_time'].isoformat()}"
+    else:
+        until = "and no resync snapshot has been taken since"
+    result.messages.append(
+        f"the depth stream broke after update {brk.last_update_id} ({since}): updates up to {brk.next_prev_update_id} "
+        f"were lost, so the book is unknown from then {until}."
+    )
+
+
+def book_timeline(symbol: str, *, anchors: tuple[str, ...] = ("snapshot",)):
+    """Every stored diff in update-id order with the book after it: yields (diff row, outcome, reconstructor).
+
+    REST snapshots join the stream at their update id (before the diffs ending at or after it), so the book
+    re-anchors after a break exactly as the live keeper does. One pass: for analytics over time and for checking
+    the stored data against the exchange's own best bid and ask."""
+    pending = [
+        unpack_levels(row)
+        for row in books_collection(symbol).find(
+            {"kind": {"$in": list(anchors)}}, ROW_FIELDS, sort=[("final_update_id", 1)]
+        )
+    ]
+    rebuild = Reconstructor()
+    rows = depth_collection(symbol).find({"kind": "diff"}, ROW_FIELDS, sort=[("final_update_id", ASCENDING)])
+    for row in rows.batch_size(REPLAY_BATCH):
+        while pending and pending[0]["final_update_id"] <= row["final_update_id"]:
+            rebuild.feed(pending.pop(0))
+        yield row, rebuild.feed(row), rebuild
+
+
+@dataclass
+class BookMoment:
+    """The book at one moment of a forward pass (`books_at_times`)."""
+
+    at: datetime
+    state: str
+    bids: list = field(default_factory=list)
+    asks: list = field(default_factory=list)
+    update_id: int | None = None
+    source: str | None = None  # "book" (diff-kept) or "partial"
+
+
+def books_at_times(symbol: str, moments: list[datetime], levels: int | None = None) -> list[BookMoment]:
+    """The book at each of `moments` (ascending) in one forward pass: the anchor before the first moment, then
+    every stored diff up to the last one, re-anchoring on REST snapshots after a break like the keeper does.
+    Where the diff book is not exact, a partial-depth frame newer than the break stands in (top levels only)."""
+    if not moments:
+        return []
+    anchor = latest_anchor(symbol, at=moments[0])
+    rebuild = Reconstructor()
+    pending: list[dict] = []
+    if anchor:
+        rebuild.resume(_anchor_book(symbol, anchor), anchor["kind"])
+        query = {"kind": "snapshot", "final_update_id": {"$gt": anchor["final_update_id"]}}
+    else:
+        query = {"kind": "snapshot"}
+    query["event_time"] = {"$lte": moments[-1]}
+    pending = list(books_collection(symbol).find(query, ROW_FIELDS, sort=[("final_update_id", ASCENDING)]))
+    out: list[BookMoment] = []
+    index = 0
+
+    def emit(moment: datetime, following: dict | None) -> None:
+        # A snapshot taken by then re-anchors the book even if no diff was stamped since.
+        while (
+            pending
+            and pending[0]["event_time"] <= moment
+            and (following is None or pending[0]["final_update_id"] <= following["final_update_id"])
+        ):
+            rebuild.feed(unpack_levels(pending.pop(0)))
+        state = rebuild.state
+        if state == EXACT and following is not None:
+            ids = {
+                "first_id": following.get("first_update_id"),
+                "final_id": following["final_update_id"],
+                "prev_id": following.get("prev_final_update_id"),
+            }
+            state = UNKNOWN if rebuild.check(**ids) == "break" else state
+        if state == EXACT:
+            book = rebuild.book.levels(levels)
+            source = "partial" if rebuild.book.depth_limit else "book"
+            out.append(BookMoment(moment, EXACT, book["bids"], book["asks"], rebuild.book.update_id, source))
+        else:
+            out.append(_partial_moment(symbol, moment, rebuild, state, levels))
+
+    start = anchor or {"kind": "snapshot", "final_update_id": 0}
+    for row in _diffs_after(symbol, start, REPLAY_BATCH):
+        while index < len(moments) and row["event_time"] > moments[index]:
+            emit(moments[index], row)
+            index += 1
+        if index == len(moments):
+            break
+        while pending and pending[0]["final_update_id"] <= row["final_update_id"]:
+            rebuild.feed(unpack_levels(pending.pop(0)))
+        rebuild.feed(row)
+    while index < len(moments):
+        emit(moments[index], None)
+        index += 1
+    return out
+
+
+def _partial_moment(symbol: str, moment: datetime, rebuild: Reconstructor, state: str, levels) -> BookMoment:
+    brk = rebuild.last_break
+    partial = latest_partial(symbol, at=moment)
+    if partial and (brk is None or partial["final_update_id"] > brk.last_update_id):
+        frame = Reconstructor()
+        frame.feed(partial)
+        book = frame.book.levels(levels)
+        return BookMoment(moment, EXACT, book["bids"], book["asks"], frame.book.update_id, "partial")
+    return BookMoment(moment, state if rebuild.state != EMPTY else EMPTY)
+
+
+def unknown_spans(symbol: str) -> list[tuple[datetime, datetime]]:
+    """(break time, resync time) of every healed break of the symbol's book, oldest first."""
+    rows = spans_collection().find({"symbol": symbol}, {"_id": 0, "break_time": 1, "resync_time": 1})
+    return sorted((row["break_time"], row["resync_time"]) for row in rows if row.get("resync_time"))
