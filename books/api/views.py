@@ -34,7 +34,13 @@ BOOK_RESPONSE = inline_serializer(
         "pair": serializers.CharField(),
         "data": inline_serializer(
             "OrderBookLevels",
-            {"bids": LEVELS, "asks": LEVELS, "last_update_id": serializers.IntegerField(allow_null=True)},
+            {
+                "bids": LEVELS,
+                "asks": LEVELS,
+                "last_update_id": serializers.IntegerField(
+                    help_text="Update id the book reflects; 0 for an empty or unknown book (see metadata.state)."
+                ),
+            },
         ),
         "metadata": inline_serializer(
             "OrderBookMetadata",
@@ -125,7 +131,8 @@ class BookView(APIView):
 
 def _data(found: selectors.BookAt, levels: int) -> dict:
     if found.state != EXACT or found.book is None:
-        return {"bids": [], "asks": [], "last_update_id": None}
+        # Callers parse the id as an integer (the earlier client's model): 0, never a real id, with the state beside.
+        return {"bids": [], "asks": [], "last_update_id": 0}
     return {**found.book.levels(levels), "last_update_id": found.book.update_id}
 
 

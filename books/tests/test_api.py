@@ -62,7 +62,7 @@ def test_before_the_first_snapshot_and_for_a_pair_without_books_the_book_is_empt
     store_capture(capture, count=50)
     before = from_ms(capture.snapshot["E"] - 1).replace(tzinfo=None).isoformat()  # naive means UTC
     body = client.get(f"/data/depth?pair={SYMBOL}&at={before}").json()
-    assert body["data"] == {"bids": [], "asks": [], "last_update_id": None}
+    assert body["data"] == {"bids": [], "asks": [], "last_update_id": 0}
     assert body["metadata"]["state"] == "empty" and body["metadata"]["book_time"] is None
     # The moment asked about, parseable by callers.
     assert datetime.fromisoformat(body["metadata"]["timestamp"]) == from_ms(capture.snapshot["E"] - 1)

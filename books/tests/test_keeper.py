@@ -99,7 +99,7 @@ def test_the_keeper_snapshots_at_start_after_a_break_and_on_schedule_and_heals_t
     assert selectors.unknown_spans(SYMBOL) == [(from_ms(events[299]["E"]), from_ms(resync["E"]))]
     dataset, _ = dataset_sync(ref=REF)
     timeline = coverage_picture(dataset=dataset, now=utcnow())
-    assert timeline.count('id="gap-') == 2  # the lost ids (unfillable) and the unknown span
+    assert timeline.svg.count('id="gap-') == 2  # the lost ids (unfillable) and the unknown span
 
     # On schedule: once the last snapshot is older than the interval, the next batch asks for another.
     keeper.snapshot_interval = 0
