@@ -13,20 +13,29 @@ from django.db.models import Q
 
 from backfills.models import BackfillJob
 from catalog.models import Dataset
+from ingestion import store
 from petrosa_dm.market.intervals import next_open_time
 from petrosa_dm.market.naming import DataType, SeriesRef
 
 from .models import Gap
+from .scan import trade_kind
 
 ONE_MS = timedelta(milliseconds=1)
 
 
-def repairable_gaps(*, dataset: Dataset, limit: int, gap_ids: list[int] | None = None, max_rows: int | None = None):
-    """Time gaps with no active job that the exchange has not confirmed empty; `max_rows` bounds their size."""
+def repairable_gaps(
+    *,
+    dataset: Dataset,
+    limit: int,
+    gap_ids: list[int] | None = None,
+    max_rows: int | None = None,
+    kind: str = Gap.Kind.TIME,
+):
+    """Gaps with no active job that the exchange has not confirmed empty; `max_rows` bounds their size."""
     waiting = Q(backfill_job__isnull=True) | ~Q(backfill_job__status__in=BackfillJob.ACTIVE_STATUSES)
     gaps = (
         Gap.objects.select_for_update()
-        .filter(dataset=dataset, kind=Gap.Kind.TIME, status__in=(Gap.Status.OPEN, Gap.Status.BACKFILLING))
+        .filter(dataset=dataset, kind=kind, status__in=(Gap.Status.OPEN, Gap.Status.BACKFILLING))
         .filter(waiting, missing_count__gt=0)
         .exclude(reason=Gap.Reason.EXCHANGE_NO_DATA)
     )
@@ -52,15 +61,26 @@ def gaps_repair(
     gap_ids: list[int] | None = None,
     source: str = "auditor",
     requested_by=None,
+    data_source: str | None = None,
 ) -> list[BackfillJob]:
     """Create a backfill job per repairable gap (at most `limit`) and return the jobs.
 
     The auditor's automatic repair is bounded in gap size; an operator (source admin) may repair any size."""
     from backfills.services import backfill_job_create  # the backfills app imports audits models in turn
 
-    if limit <= 0 or ref.data_type not in (DataType.CANDLES, DataType.FUNDING_RATES):
+    if limit <= 0 or ref.data_type not in (DataType.CANDLES, DataType.FUNDING_RATES, DataType.TRADES):
         return []
     max_rows = settings.AUDIT_REPAIR_MAX_GAP_ROWS if source == "auditor" else None
+    if ref.data_type is DataType.TRADES:
+        return trade_gaps_repair(
+            dataset=dataset,
+            ref=ref,
+            limit=limit,
+            gap_ids=gap_ids,
+            source=source,
+            requested_by=requested_by,
+            max_rows=max_rows,
+        )
     jobs = []
     with transaction.atomic():
         for gap in repairable_gaps(dataset=dataset, limit=limit, gap_ids=gap_ids, max_rows=max_rows):
@@ -73,6 +93,46 @@ def gaps_repair(
                 source=source,
                 requested_by=requested_by,
                 gaps=[gap],
+                data_source=data_source or BackfillJob.DataSource.AUTO,
             )
+            jobs.append(job)
+    return jobs
+
+
+def trade_gaps_repair(
+    *, dataset: Dataset, ref: SeriesRef, limit: int, gap_ids, source: str, requested_by, max_rows
+) -> list[BackfillJob]:
+    """Sequence gaps in trades. aggTrade ids: a job over exactly the missing id range (`fromId`). Raw trade ids
+    (`t`): REST serves them only with an API key, so they come from the daily `trades` archives when published
+    (the planner falls back to nothing for the rest: such a gap ends `unfillable`, with that reason)."""
+    from backfills.services import backfill_job_create
+
+    kind = trade_kind(store.collection(ref))
+    jobs = []
+    with transaction.atomic():
+        gaps = repairable_gaps(dataset=dataset, limit=limit, gap_ids=gap_ids, max_rows=max_rows, kind=Gap.Kind.SEQUENCE)
+        for gap in gaps:
+            if gap.first_missing_id is None:
+                continue
+            common = {
+                "symbol": ref.symbol,
+                "start": gap.start,
+                "end": gap.end + ONE_MS,
+                "source": source,
+                "requested_by": requested_by,
+                "gaps": [gap],
+            }
+            if kind == "aggTrade":
+                job = backfill_job_create(
+                    data_type=BackfillJob.DataType.TRADES,
+                    from_id=gap.first_missing_id,
+                    to_id=gap.last_missing_id if gap.last_missing_id is not None else gap.first_missing_id,
+                    data_source=BackfillJob.DataSource.REST,
+                    **common,
+                )
+            else:
+                job = backfill_job_create(
+                    data_type=BackfillJob.DataType.RAW_TRADES, data_source=BackfillJob.DataSource.ARCHIVE, **common
+                )
             jobs.append(job)
     return jobs

@@ -49,7 +49,16 @@ class BackfillStateError(ValueError):
 
 
 def backfill_job_validate(
-    *, symbol: str, data_type: str, timeframe: str = "", start: datetime, end: datetime, priority: int = 5
+    *,
+    symbol: str,
+    data_type: str,
+    timeframe: str = "",
+    start: datetime,
+    end: datetime,
+    priority: int = 5,
+    from_id: int | None = None,
+    to_id: int | None = None,
+    data_source: str = BackfillJob.DataSource.AUTO,
 ) -> dict:
     """The job's fields, normalised; raises InvalidBackfill naming the field at fault."""
     try:
@@ -79,7 +88,40 @@ def backfill_job_validate(
         "start": start,
         "end": end,
         "priority": priority,
+        **_id_range(data_type, from_id, to_id),
+        "data_source": _data_source(data_type, data_source, from_id),
     }
+
+
+def _id_range(data_type: str, from_id: int | None, to_id: int | None) -> dict:
+    """An aggregate-trade id range: only aggTrades have ids that REST can page by (`fromId`)."""
+    if from_id is None and to_id is None:
+        return {}
+    if data_type != BackfillJob.DataType.TRADES:
+        field = "from_id" if from_id is not None else "to_id"
+        raise InvalidBackfill(field, f"an id range applies to data_type trades (aggregate trade ids), not {data_type}")
+    for field, value in (("from_id", from_id), ("to_id", to_id)):
+        if value is None:
+            raise InvalidBackfill(field, "from_id and to_id go together")
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise InvalidBackfill(field, "must be a non-negative integer")
+    if to_id < from_id:
+        raise InvalidBackfill("to_id", "must be at least from_id")
+    return {"from_id": from_id, "to_id": to_id}
+
+
+def _data_source(data_type: str, data_source: str, from_id: int | None) -> str:
+    data_source = data_source or BackfillJob.DataSource.AUTO
+    if data_source not in BackfillJob.DataSource.values:
+        raise InvalidBackfill("source", f"expected one of {', '.join(BackfillJob.DataSource.values)}")
+    archive_only = data_type in (BackfillJob.DataType.RAW_TRADES, BackfillJob.DataType.BOOK_TICKERS)
+    if archive_only and data_source == BackfillJob.DataSource.REST:
+        raise InvalidBackfill("source", f"{data_type} have no REST history (without an API key); use archive or auto")
+    if data_type == BackfillJob.DataType.DEPTH and data_source == BackfillJob.DataSource.ARCHIVE:
+        raise InvalidBackfill("source", "depth snapshots have no archive; use rest or auto")
+    if from_id is not None and data_source == BackfillJob.DataSource.ARCHIVE:
+        raise InvalidBackfill("source", "an id range is fetched by id from REST; use rest or auto")
+    return data_source
 
 
 def backfill_job_create(
@@ -94,11 +136,22 @@ def backfill_job_create(
     source: str = "api",
     gaps: Iterable[Gap] = (),
     enqueue: bool = True,
+    from_id: int | None = None,
+    to_id: int | None = None,
+    data_source: str = BackfillJob.DataSource.AUTO,
 ) -> BackfillJob:
     """Validate and save a job, link the gaps it is meant to fill, and enqueue it once the transaction commits
     (`enqueue=False` when the caller runs it in-process, as `manage.py backfill --wait` does)."""
     fields = backfill_job_validate(
-        symbol=symbol, data_type=data_type, timeframe=timeframe, start=start, end=end, priority=priority
+        symbol=symbol,
+        data_type=data_type,
+        timeframe=timeframe,
+        start=start,
+        end=end,
+        priority=priority,
+        from_id=from_id,
+        to_id=to_id,
+        data_source=data_source,
     )
     if requested_by is not None and not getattr(requested_by, "is_authenticated", False):
         requested_by = None
@@ -185,7 +238,7 @@ def _claim(job: BackfillJob, token: str, *, force: bool) -> bool:
 def _start_position(job: BackfillJob, fetcher: Fetcher) -> Position:
     if job.cursor is None:
         return fetcher.first_position()
-    return Position(cursor=job.cursor, cursor_id=job.cursor_id, done=job.cursor >= job.end)
+    return fetcher.resume(job.cursor, job.cursor_id)
 
 
 def _owned(job: BackfillJob, token: str):
@@ -198,7 +251,13 @@ class _Run:
     def __init__(self, job: BackfillJob, token: str, client: BinanceClient, on_page) -> None:
         self.job, self.token, self.client, self.on_page = job, token, client, on_page
         self.fetcher = fetcher_for(
-            data_type=job.data_type, symbol=job.symbol, start=job.start, end=job.end, timeframe=job.timeframe
+            data_type=job.data_type,
+            symbol=job.symbol,
+            start=job.start,
+            end=job.end,
+            timeframe=job.timeframe,
+            from_id=job.from_id,
+            to_id=job.to_id,
         )
         self.ref = self.fetcher.ref
         self._requests_saved = 0
@@ -295,13 +354,11 @@ def _close_gaps(job: BackfillJob, fetcher: Fetcher) -> None:
     """Gaps with rows in their range now are filled; those the exchange had nothing for are unfillable."""
     for gap in job.gaps.filter(status=Gap.Status.BACKFILLING):
         if gap.first_missing_id is not None and job.data_type == BackfillJob.DataType.TRADES:
-            present = selectors.trades_in_id_range(
-                ref=fetcher.ref, first_id=gap.first_missing_id, last_id=gap.last_missing_id or gap.first_missing_id
-            )
-        else:
-            present = selectors.series_rows_in_range(
-                ref=fetcher.ref, field=fetcher.time_field, start=gap.start, end=gap.end
-            )
+            _close_id_gap(job, gap, fetcher.ref)
+            continue
+        present = selectors.series_rows_in_range(
+            ref=fetcher.ref, field=fetcher.time_field, start=gap.start, end=gap.end
+        )
         if present:
             gap.status = Gap.Status.FILLED
             gap.note = f"backfill job #{job.pk}: {present} rows now stored in the gap's range"
@@ -309,6 +366,24 @@ def _close_gaps(job: BackfillJob, fetcher: Fetcher) -> None:
             gap.status, gap.reason = Gap.Status.UNFILLABLE, Gap.Reason.EXCHANGE_NO_DATA
             gap.note = f"backfill job #{job.pk}: the exchange returned no rows for the gap's range"
         gap.save(update_fields=["status", "reason", "note", "last_checked"])
+
+
+def _close_id_gap(job: BackfillJob, gap: Gap, ref) -> None:
+    """A sequence gap is filled only when every id in it is stored: its ids are contiguous again. None of them
+    from the exchange means it has none (unfillable); some of them leaves the gap open for the auditor to narrow."""
+    last_id = gap.last_missing_id if gap.last_missing_id is not None else gap.first_missing_id
+    wanted = last_id - gap.first_missing_id + 1
+    present = selectors.trades_in_id_range(ref=ref, first_id=gap.first_missing_id, last_id=last_id)
+    if present >= wanted:
+        gap.status = Gap.Status.FILLED
+        gap.note = f"backfill job #{job.pk}: ids {gap.first_missing_id}..{last_id} contiguous again"
+    elif present == 0:
+        gap.status, gap.reason = Gap.Status.UNFILLABLE, Gap.Reason.EXCHANGE_NO_DATA
+        gap.note = f"backfill job #{job.pk}: the exchange returned none of ids {gap.first_missing_id}..{last_id}"
+    else:
+        gap.status = Gap.Status.OPEN
+        gap.note = f"backfill job #{job.pk}: {wanted - present} of {wanted} ids still missing"
+    gap.save(update_fields=["status", "reason", "note", "last_checked"])
 
 
 def _reopen_gaps(job: BackfillJob) -> None:

@@ -7,7 +7,7 @@ pipeline; `ensure_indexes` turns each class's meta into the collection's indexes
 
 Conventions for every row: times are UTC datetimes, prices and quantities are Decimal128 built from the exchange's
 string, digits and exponent kept (`ingestion.api.rows.decimal_text` gives back the exchange's exact text; plain
-`str()` writes very small values as `0E-8`), `source` is `stream` or `rest`, `ingested_at` is when we
+`str()` writes very small values as `0E-8`), `source` is `stream`, `rest` or `archive`, `ingested_at` is when we
 wrote it. Order-book levels stay as the exchange's `[price, quantity]` string pairs.
 """
 
@@ -15,7 +15,7 @@ import mongoengine as me
 
 from petrosa_dm.market.naming import DataType
 
-SOURCES = ("stream", "rest")
+SOURCES = ("stream", "rest", "archive")
 
 
 class SeriesDocument(me.Document):

@@ -328,3 +328,8 @@ LOGGING = {
     "root": {"handlers": ["stdout"], "level": LOG_LEVEL},
     "loggers": {"django.db.backends": {"level": "WARNING"}, "pymongo": {"level": "WARNING"}},
 }
+
+# --- issue 19: trade gaps by id, Binance's public archives (docs/archives.md) ---
+BINANCE_ARCHIVE_BASE_URL = env.str("BINANCE_ARCHIVE_BASE_URL", default="https://data.binance.vision")
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]["BackfillDataSourceEnum"] = "backfills.models.BackfillJob.DataSource"
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]["RowSourceEnum"] = "ingestion.documents.SOURCES"

@@ -15,8 +15,22 @@ class BackfillStartSerializer(serializers.Serializer):
     start = serializers.DateTimeField(help_text="Inclusive, ISO-8601 (UTC when no offset is given).")
     end = serializers.DateTimeField(help_text="Exclusive, after start.")
     priority = serializers.IntegerField(min_value=0, max_value=9, default=5, help_text="0 (highest) to 9.")
+    # issue 19: aggregate-trade id ranges and the data source
+    from_id = serializers.IntegerField(
+        min_value=0, required=False, default=None, help_text="trades only: first aggregate trade id (with to_id)."
+    )
+    to_id = serializers.IntegerField(
+        min_value=0, required=False, default=None, help_text="trades only: last aggregate trade id, inclusive."
+    )
+    source = serializers.ChoiceField(
+        choices=BackfillJob.DataSource.choices,
+        default=BackfillJob.DataSource.AUTO,
+        help_text="auto: archives for whole published days and months, REST for the rest; archive; rest.",
+    )
 
     def validate(self, attrs: dict) -> dict:
+        attrs = dict(attrs)
+        attrs["data_source"] = attrs.pop("source", BackfillJob.DataSource.AUTO)
         try:
             return backfill_job_validate(**attrs)
         except InvalidBackfill as exc:
@@ -40,6 +54,11 @@ class BackfillJobSerializer(serializers.ModelSerializer):
             "progress",
             "cursor",
             "cursor_id",
+            "from_id",
+            "to_id",
+            "data_source",
+            "parent",
+            "archive_files",
             "rows_fetched",
             "rows_inserted",
             "rows_duplicate",
