@@ -35,8 +35,8 @@ def series_rows_in_range(*, ref: SeriesRef, field: str, start: datetime, end: da
     return store.collection(ref).count_documents({field: {"$gte": start, "$lte": end}})
 
 
-def trades_in_id_range(*, ref: SeriesRef, first_id: int, last_id: int) -> int:
-    query = {"kind": "aggTrade", "trade_id": {"$gte": first_id, "$lte": last_id}}
+def trades_in_id_range(*, ref: SeriesRef, first_id: int, last_id: int, kind: str = "aggTrade") -> int:
+    query = {"kind": kind, "trade_id": {"$gte": first_id, "$lte": last_id}}
     return store.collection(ref).count_documents(query)
 
 

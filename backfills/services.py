@@ -25,6 +25,8 @@ from petrosa_dm.market.naming import InvalidName, normalize_interval, normalize_
 from petrosa_dm.market.timeutils import MIN_VALID, ensure_utc, utcnow
 
 from . import metrics, selectors
+from .archive.download import ArchiveError
+from .archive.runner import ArchiveRun, uses_archive
 from .client import BinanceClient, BinanceError
 from .fetchers import Fetcher, Position, fetcher_for
 from .models import BackfillJob
@@ -264,6 +266,12 @@ class _Run:
         self._weight_saved = 0
         self._mostly_new = True
 
+    def owned(self):
+        return _owned(self.job, self.token)
+
+    def close_gaps(self, target, note: str = "") -> None:
+        _close_gaps(self.job, target, note=note)
+
     def _charges(self) -> dict:
         """Requests and weight sent since the last save, added to the job's totals."""
         self.job.requests_made += self.client.requests_made - self._requests_saved
@@ -350,11 +358,24 @@ class _Run:
         logger.warning("backfill job failed", extra={"job_id": self.job.pk, "error": message})
 
 
-def _close_gaps(job: BackfillJob, fetcher: Fetcher) -> None:
-    """Gaps with rows in their range now are filled; those the exchange had nothing for are unfillable."""
+class _ArchiveJobRun(ArchiveRun, _Run):
+    """A job planned over archive files and REST ranges (`backfills.archive.runner`)."""
+
+    def __init__(self, job: BackfillJob, token: str, client: BinanceClient, on_page) -> None:
+        self.job, self.token, self.client, self.on_page = job, token, client, on_page
+        self._requests_saved = 0
+        self._weight_saved = 0
+        self._mostly_new = True
+        self.setup()
+
+
+def _close_gaps(job: BackfillJob, fetcher, note: str = "") -> None:
+    """Gaps with rows in their range now are filled; those the exchange had nothing for are unfillable.
+    `fetcher` is what the job wrote: its `ref` and `time_field` (and `id_kind` for trade id gaps)."""
+    id_types = (BackfillJob.DataType.TRADES, BackfillJob.DataType.RAW_TRADES)
     for gap in job.gaps.filter(status=Gap.Status.BACKFILLING):
-        if gap.first_missing_id is not None and job.data_type == BackfillJob.DataType.TRADES:
-            _close_id_gap(job, gap, fetcher.ref)
+        if gap.first_missing_id is not None and job.data_type in id_types:
+            _close_id_gap(job, gap, fetcher.ref, kind=getattr(fetcher, "id_kind", "aggTrade"), note=note)
             continue
         present = selectors.series_rows_in_range(
             ref=fetcher.ref, field=fetcher.time_field, start=gap.start, end=gap.end
@@ -368,18 +389,20 @@ def _close_gaps(job: BackfillJob, fetcher: Fetcher) -> None:
         gap.save(update_fields=["status", "reason", "note", "last_checked"])
 
 
-def _close_id_gap(job: BackfillJob, gap: Gap, ref) -> None:
+def _close_id_gap(job: BackfillJob, gap: Gap, ref, *, kind: str = "aggTrade", note: str = "") -> None:
     """A sequence gap is filled only when every id in it is stored: its ids are contiguous again. None of them
-    from the exchange means it has none (unfillable); some of them leaves the gap open for the auditor to narrow."""
+    from the exchange means it has none (unfillable, with the job's reason when it had no source); some of them
+    leaves the gap open for the auditor to narrow."""
     last_id = gap.last_missing_id if gap.last_missing_id is not None else gap.first_missing_id
     wanted = last_id - gap.first_missing_id + 1
-    present = selectors.trades_in_id_range(ref=ref, first_id=gap.first_missing_id, last_id=last_id)
+    present = selectors.trades_in_id_range(ref=ref, first_id=gap.first_missing_id, last_id=last_id, kind=kind)
     if present >= wanted:
         gap.status = Gap.Status.FILLED
         gap.note = f"backfill job #{job.pk}: ids {gap.first_missing_id}..{last_id} contiguous again"
     elif present == 0:
         gap.status, gap.reason = Gap.Status.UNFILLABLE, Gap.Reason.EXCHANGE_NO_DATA
-        gap.note = f"backfill job #{job.pk}: the exchange returned none of ids {gap.first_missing_id}..{last_id}"
+        why = note or "the exchange returned none of them"
+        gap.note = f"backfill job #{job.pk}: ids {gap.first_missing_id}..{last_id}: {why}"
     else:
         gap.status = Gap.Status.OPEN
         gap.note = f"backfill job #{job.pk}: {wanted - present} of {wanted} ids still missing"
@@ -405,10 +428,10 @@ def backfill_job_run(
         logger.info("backfill job not claimed: finished, or running elsewhere", extra={"job_id": job.pk})
         return job
     client = client or BinanceClient()
-    run = _Run(job, token, client, on_page)
+    run = _ArchiveJobRun(job, token, client, on_page) if uses_archive(job) else _Run(job, token, client, on_page)
     try:
         run.execute()
-    except BinanceError as exc:
+    except (BinanceError, ArchiveError) as exc:
         run.fail(str(exc))
     except (PyMongoError, DatabaseError):
         logger.exception("backfill job interrupted by a store error; it will resume", extra={"job_id": job.pk})

@@ -333,3 +333,11 @@ LOGGING = {
 BINANCE_ARCHIVE_BASE_URL = env.str("BINANCE_ARCHIVE_BASE_URL", default="https://data.binance.vision")
 SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]["BackfillDataSourceEnum"] = "backfills.models.BackfillJob.DataSource"
 SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]["RowSourceEnum"] = "ingestion.documents.SOURCES"
+ARCHIVE_READ_TIMEOUT = env.float("ARCHIVE_READ_TIMEOUT", default=60.0)
+# Rows parsed and written at a time: memory stays bounded by this, whatever a file's size.
+ARCHIVE_CHUNK_ROWS = env.int("ARCHIVE_CHUNK_ROWS", default=10000)
+# Files downloaded and checked ahead of the one being written (threads, and zips on disk at once).
+ARCHIVE_PREFETCH_FILES = env.int("ARCHIVE_PREFETCH_FILES", default=2)
+ARCHIVE_DOWNLOAD_DIR = env.str("ARCHIVE_DOWNLOAD_DIR", default="") or None
+# A job planned over at least this many files is split into per-file part jobs that workers share (0: never).
+ARCHIVE_SPLIT_MIN_FILES = env.int("ARCHIVE_SPLIT_MIN_FILES", default=4)
