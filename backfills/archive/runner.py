@@ -41,8 +41,8 @@ logger = logging.getLogger(__name__)
 Status = BackfillJob.Status
 NO_ARCHIVE_REASON = "archives are off (BINANCE_ARCHIVE_BASE_URL is empty)"
 NO_REST_REASON = {
-    "raw_trades": "raw trades (ids t) have no REST history without an API key, and no trades archive covers it",
-    "book_tickers": "book tickers have no REST history, and no bookTicker archive covers it",
+    "raw_trades": "raw trades (ids t) cannot be fetched over REST without an API key",
+    "book_tickers": "book tickers have no REST history",
 }
 
 
@@ -215,7 +215,8 @@ class ArchiveRun:
             self._record({"file": url, "outcome": "missing", "reason": exc.reason})
             if self.job.data_source == BackfillJob.DataSource.AUTO and self.job.data_type in planner.REST_TYPES:
                 return self._rest_segment(segment)
-            return self._unsourced(segment, reason=f"{file.name}: {exc.reason}")
+            fallback = NO_REST_REASON.get(self.job.data_type, "source=archive allows no REST fallback")
+            return self._unsourced(segment, reason=f"{file.name}: {exc.reason}; {fallback}")
         except ArchiveRejected as exc:
             self._record({"file": url, "outcome": "rejected", "reason": exc.reason})
             self.rejected.append(_Rejection(url, exc.reason))

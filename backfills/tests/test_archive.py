@@ -195,3 +195,80 @@ def test_5xx_and_timeouts_are_retried_with_backoff(shared_data, archive, binance
     assert job.status == "succeeded", job.error
     assert [r.status for r in server.zip_requests()] == [503, 503, 200, 200]
     assert rest.requests == [] and store.collection(REF).count_documents({}) == 1440
+
+
+class Killed(BaseException):
+    """Stands for the worker process dying: nothing in the job's code catches it."""
+
+
+def test_a_job_killed_mid_file_resumes_at_its_file_and_row_and_ends_with_exactly_the_rows(
+    shared_data, link_csv, archive, binance, settings
+):
+    settings.ARCHIVE_CHUNK_ROWS = 5000
+    binance(symbols=("LINKUSDT",))
+    server = archive()
+    publish_rows(
+        server,
+        data_type="candles",
+        symbol="LINKUSDT",
+        interval="1m",
+        header=KLINES_HEADER,
+        lines=kline_lines(shared_data / LINK_CSV),
+        periods=(MONTHLY,),
+    )
+    job = backfill_job_create(symbol="LINKUSDT", data_type="candles", timeframe="1m", start=FEB, end=MAR, enqueue=False)
+    saves = []
+
+    def die_after_three_chunks(current):
+        saves.append(current.archive_cursor["row"])
+        if len(saves) == 3:
+            raise Killed
+
+    with pytest.raises(Killed):
+        backfill_job_run(job=job, on_page=die_after_three_chunks)
+    job.refresh_from_db()
+    assert job.status == "running" and job.archive_cursor["segment"] == 0 and job.archive_cursor["row"] == 15_000
+    assert store.collection(REF).count_documents({}) == 15_000
+
+    resumed_at = []
+    job = backfill_job_run(job=job, force=True, on_page=lambda current: resumed_at.append(current.archive_cursor))
+    assert job.status == "succeeded", job.error
+    assert resumed_at[0]["row"] == 20_000  # the next chunk after the last one saved, not the file's start
+    assert (job.rows_fetched, job.rows_inserted, job.rows_duplicate) == (40_320, 40_320, 0)
+    rows = list(store.collection(REF).find({}, sort=[("open_time", 1)]))
+    assert [int(row["open_time"].timestamp() * 1000) for row in rows] == sorted(link_csv)
+    _assert_rows_equal_csv(rows, link_csv)
+
+
+def test_the_command_takes_source(shared_data, archive, binance):
+    from django.core.management import call_command
+
+    rest = binance(symbols=("LINKUSDT",))
+    server = archive()
+    publish_rows(
+        server,
+        data_type="candles",
+        symbol="LINKUSDT",
+        interval="1m",
+        header=KLINES_HEADER,
+        lines=kline_lines(shared_data / LINK_CSV),
+        periods=(DAILY,),
+    )
+    day = "2023-02-05T00:00:00Z"
+    call_command(
+        "backfill",
+        "LINKUSDT",
+        "candles",
+        timeframe="1m",
+        start=day,
+        end="2023-02-06T00:00:00Z",
+        source="rest",
+        wait=True,
+    )
+    assert server.zip_requests() == [] and len(rest.requests) > 0
+    store.collection(REF).drop()
+    store.forget_indexes()
+    rest.requests.clear()
+    call_command("backfill", "LINKUSDT", "candles", timeframe="1m", start=day, end="2023-02-06T00:00:00Z", wait=True)
+    assert len(server.zip_requests()) == 1 and rest.requests == []
+    assert store.collection(REF).count_documents({"source": "archive"}) == 1440
