@@ -26,6 +26,7 @@ from petrosa_dm.market.timeutils import MIN_VALID, ensure_utc, utcnow
 
 from . import metrics, selectors
 from .archive.download import ArchiveError
+from .archive.parts import parent_refresh
 from .archive.runner import ArchiveRun, uses_archive
 from .client import BinanceClient, BinanceError
 from .fetchers import Fetcher, Position, fetcher_for
@@ -187,6 +188,7 @@ def backfill_job_cancel(*, job: BackfillJob) -> BackfillJob:
         if not changed:
             job.refresh_from_db()
             raise BackfillStateError(f"job #{job.pk} is {job.status}; only pending or running jobs can be cancelled")
+        job.parts.filter(status__in=BackfillJob.ACTIVE_STATUSES).update(status=Status.CANCELLED, finished_at=utcnow())
         _reopen_gaps(job)
     job.refresh_from_db()
     metrics.BACKFILL_PROGRESS.remove(str(job.pk))
@@ -420,15 +422,18 @@ def backfill_job_run(
     force: bool = False,
     client: BinanceClient | None = None,
     on_page: Callable[[BackfillJob], None] | None = None,
+    split: bool = False,
 ) -> BackfillJob:
     """Run (or resume) a job to its end. Binance refusing (bad symbol, ban, retries exhausted) fails the job;
-    an outage of our own stores leaves it running, to be resumed from its cursor by `resume_stale_jobs`."""
+    an outage of our own stores leaves it running, to be resumed from its cursor by `resume_stale_jobs`.
+    `split` (workers) lets a job over many archive files become per-file parts that workers share."""
     token = run_token or uuid.uuid4().hex
     if not _claim(job, token, force=force):
         logger.info("backfill job not claimed: finished, or running elsewhere", extra={"job_id": job.pk})
         return job
     client = client or BinanceClient()
     run = _ArchiveJobRun(job, token, client, on_page) if uses_archive(job) else _Run(job, token, client, on_page)
+    run.split = split
     try:
         run.execute()
     except (BinanceError, ArchiveError) as exc:
@@ -442,5 +447,7 @@ def backfill_job_run(
     finally:
         client.close()
         metrics.BACKFILL_PROGRESS.remove(str(job.pk))
+        if job.parent_id:
+            parent_refresh(job.parent_id)
     job.refresh_from_db()
     return job

@@ -24,7 +24,7 @@ from petrosa_dm.market.timeutils import utcnow
 
 from ..fetchers import fetcher_for
 from ..models import BackfillJob
-from . import planner
+from . import parts, planner
 from .csvrows import PARSERS
 from .download import (
     ArchiveClient,
@@ -64,6 +64,12 @@ def series_of(job: BackfillJob) -> SeriesRef:
     if job.data_type == BackfillJob.DataType.CANDLES:
         return series(DataType.CANDLES, job.symbol, interval=job.timeframe)
     return series(DataType(job.data_type), job.symbol)
+
+
+def target_time_field(job: BackfillJob) -> str:
+    if job.data_type in ARCHIVE_TYPES:
+        return PARSERS[ARCHIVE_TYPES[job.data_type][0]][2]
+    return fetcher_for(data_type=job.data_type, symbol=job.symbol, start=job.start, end=job.end).time_field
 
 
 @dataclass
@@ -133,6 +139,7 @@ class ArchiveRun:
         )
         self.ref = self.target.ref
         self.archive = ArchiveClient()
+        self.split = False
         self.rejected: list[ArchiveError] = []
         self.unsourced: list[str] = []
 
@@ -143,8 +150,16 @@ class ArchiveRun:
         state = dict(job.archive_cursor or {})
         if "plan" not in state:
             state = {"plan": [segment.to_dict() for segment in job_plan(job)], "segment": 0, "row": 0, "rest": None}
-        self.state = state
+        if "parts" in state:  # split earlier: the parts run on their own; this run only sums them up
+            self.archive.close()
+            parts.parent_refresh(job.pk)
+            return
         self.segments = [planner.Segment.from_dict(item) for item in state["plan"]]
+        if self.split and state["segment"] == 0 and state["row"] == 0 and parts.should_split(job, self.segments):
+            self.archive.close()
+            parts.parts_create(job, self.segments)
+            return
+        self.state = state
         self.span = sum((s.end - s.start).total_seconds() for s in self.segments) or 1.0
         self.rejected = [_Rejection(**item) for item in state.get("rejected", [])]
         prefetcher = Prefetcher(self.archive, self.segments, state["segment"], settings.ARCHIVE_PREFETCH_FILES)
@@ -197,6 +212,8 @@ class ArchiveRun:
         if not self.owned().update(**fields, **self._charges()):
             logger.info("backfill job stopped: cancelled or taken over", extra={"job_id": job.pk})
             return False
+        if job.parent_id:
+            parts.parent_refresh(job.parent_id)
         if self.on_page:
             self.on_page(job)
         return True

@@ -272,3 +272,45 @@ def test_the_command_takes_source(shared_data, archive, binance):
     call_command("backfill", "LINKUSDT", "candles", timeframe="1m", start=day, end="2023-02-06T00:00:00Z", wait=True)
     assert len(server.zip_requests()) == 1 and rest.requests == []
     assert store.collection(REF).count_documents({"source": "archive"}) == 1440
+
+
+def test_a_job_over_many_files_splits_into_per_file_parts_whose_progress_sums_into_the_parent(
+    shared_data, link_csv, archive, binance, eager_celery, django_capture_on_commit_callbacks, settings
+):
+    settings.ARCHIVE_SPLIT_MIN_FILES = 4
+    rest = binance(symbols=("LINKUSDT",))
+    server = archive()
+    missing = datetime(2023, 2, 6, tzinfo=UTC)
+    publish_rows(
+        server,
+        data_type="candles",
+        symbol="LINKUSDT",
+        interval="1m",
+        header=KLINES_HEADER,
+        lines=kline_lines(shared_data / LINK_CSV),
+        periods=(DAILY,),
+        skip_days=[missing],
+    )
+    start, end = datetime(2023, 2, 3, tzinfo=UTC), datetime(2023, 2, 8, 12, tzinfo=UTC)
+    with django_capture_on_commit_callbacks(execute=True):
+        job = backfill_job_create(symbol="LINKUSDT", data_type="candles", timeframe="1m", start=start, end=end)
+    job.refresh_from_db()
+    parts = list(job.parts.order_by("start"))
+    assert [(p.start.day, p.end.day, p.data_source) for p in parts] == [
+        (3, 4, "auto"),
+        (4, 5, "auto"),
+        (5, 6, "auto"),
+        (6, 7, "auto"),
+        (7, 8, "auto"),
+        (8, 8, "rest"),
+    ]
+    assert all(part.status == "succeeded" for part in parts)
+    assert (job.status, job.progress) == ("succeeded", 1.0)
+    assert job.rows_inserted == sum(p.rows_inserted for p in parts) == 5 * 1440 + 720
+    assert job.requests_made == sum(p.requests_made for p in parts) > 0  # the missing day and the half day
+    rest_days = {int(r.params["startTime"]) // 86_400_000 for r in rest.requests_to("/fapi/v1/klines")}
+    assert rest_days == {
+        int(missing.timestamp()) // 86_400,
+        int(datetime(2023, 2, 8, tzinfo=UTC).timestamp()) // 86_400,
+    }
+    assert store.collection(REF).count_documents({"source": "archive"}) == 4 * 1440
