@@ -341,3 +341,5 @@ ARCHIVE_PREFETCH_FILES = env.int("ARCHIVE_PREFETCH_FILES", default=2)
 ARCHIVE_DOWNLOAD_DIR = env.str("ARCHIVE_DOWNLOAD_DIR", default="") or None
 # A job planned over at least this many files is split into per-file part jobs that workers share (0: never).
 ARCHIVE_SPLIT_MIN_FILES = env.int("ARCHIVE_SPLIT_MIN_FILES", default=4)
+# Findings one reconciliation records at most (every difference is still counted).
+RECONCILE_MAX_FINDINGS = env.int("RECONCILE_MAX_FINDINGS", default=1000)
