@@ -12,6 +12,7 @@ CSV with a bad row, missing files (404: anything not added), 5xx and slow answer
 
 import hashlib
 import io
+import shutil
 import threading
 import time
 import zipfile
@@ -20,6 +21,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from backfills.archive.layout import DAILY, MONTHLY, ArchiveFile, archive_file
@@ -46,7 +48,7 @@ def make_zip(name: str, csv_bytes: bytes) -> bytes:
 
 class ArchiveTestServer:
     def __init__(self, *, latency: float = 0.0, slow_seconds: float = 3.0) -> None:
-        self.blobs: dict[str, bytes] = {}
+        self.blobs: dict[str, bytes | Path] = {}
         self.latency, self.slow_seconds = latency, slow_seconds
         self.requests: list[Served] = []
         self._faults: deque[tuple[str, str | None]] = deque()
@@ -89,6 +91,12 @@ class ArchiveTestServer:
         with self._lock:
             self.blobs["/" + file.path] = blob
             self.blobs["/" + file.path + ".CHECKSUM"] = f"{digest}  {file.name}\n".encode()
+
+    def add_zip_path(self, file: ArchiveFile, zip_path: str, sha256: str) -> None:
+        """Publish a zip already on disk (big generated files): served from the disk, never held in memory."""
+        with self._lock:
+            self.blobs["/" + file.path] = Path(zip_path)
+            self.blobs["/" + file.path + ".CHECKSUM"] = f"{sha256}  {file.name}\n".encode()
 
     def corrupt_checksum(self, file: ArchiveFile) -> None:
         """The `.CHECKSUM` names another file's hash."""
@@ -144,9 +152,14 @@ def _handler_for(server: ArchiveTestServer) -> type[BaseHTTPRequestHandler]:
             try:
                 self.send_response(status)
                 self.send_header("Content-Type", "application/zip" if status == 200 else "application/xml")
-                self.send_header("Content-Length", str(len(body)))
+                length = body.stat().st_size if isinstance(body, Path) else len(body)
+                self.send_header("Content-Length", str(length))
                 self.end_headers()
-                self.wfile.write(body)
+                if isinstance(body, Path):
+                    with body.open("rb") as source:
+                        shutil.copyfileobj(source, self.wfile, 1 << 20)
+                else:
+                    self.wfile.write(body)
             except (BrokenPipeError, ConnectionResetError):
                 pass
 
