@@ -206,6 +206,9 @@ def backfill_job_retry(*, job: BackfillJob) -> BackfillJob:
         if not changed:
             job.refresh_from_db()
             raise BackfillStateError(f"job #{job.pk} is already {job.status}")
+        if (job.archive_cursor or {}).get("rejected"):
+            # Rejected files are fetched again: the plan restarts (stored rows are duplicates, not rewrites).
+            BackfillJob.objects.filter(pk=job.pk).update(archive_cursor={})
         job.gaps.exclude(status=Gap.Status.FILLED).update(status=Gap.Status.BACKFILLING)
         transaction.on_commit(partial(backfill_job_enqueue, job_id=job.pk, priority=job.priority))
     job.refresh_from_db()

@@ -86,27 +86,26 @@ def publish(server, directory: Path, *, rows: int, days: int, first_day: datetim
     return files
 
 
-def bulk_insert_seconds(files, server_url: str, chunk_rows: int) -> tuple[int, float]:
-    """The store's own insert_many of the same documents (parsed untimed), into a fresh indexed collection."""
+def bulk_insert_seconds(file, server_url: str, chunk_rows: int) -> tuple[int, float]:
+    """The store's own insert_many of the file's documents (parsed untimed), into an indexed collection that grows
+    file by file, as the imported series does."""
     from backfills.archive.download import ArchiveClient, read_chunks, verify
     from ingestion import store
     from petrosa_dm import mongo
     from petrosa_dm.market.naming import DataType
 
     target = mongo.database()["bench_archive_baseline"]
-    target.drop()
     store.ensure_indexes(target, DataType.TRADES)
     client = ArchiveClient(base_url=server_url)
     rows, seconds = 0, 0.0
-    for file in files:
-        downloaded = verify(client.download(file))
-        for chunk in read_chunks(downloaded, now=datetime.now(UTC), chunk_rows=chunk_rows):
-            began = time.perf_counter()
-            target.insert_many(chunk, ordered=False)
-            seconds += time.perf_counter() - began
-            rows += len(chunk)
-        downloaded.discard()
-    target.drop()
+    downloaded = verify(client.download(file))
+    for chunk in read_chunks(downloaded, now=datetime.now(UTC), chunk_rows=chunk_rows):
+        began = time.perf_counter()
+        target.insert_many(chunk, ordered=False)
+        seconds += time.perf_counter() - began
+        rows += len(chunk)
+    downloaded.discard()
+    client.close()
     return rows, seconds
 
 
@@ -192,11 +191,18 @@ def main() -> None:
             # 1. rate against the store's own bulk insert, same documents, same run
             ratio_day = DAY0 + timedelta(days=10)
             files = publish(archive, directory, rows=args.ratio_rows, days=args.ratio_files, first_day=ratio_day)
-            rows, insert_seconds = bulk_insert_seconds(files, archive.url, settings.ARCHIVE_CHUNK_ROWS)
-            began = time.perf_counter()
-            job = import_job(ratio_day, ratio_day + timedelta(days=args.ratio_files))
-            import_seconds = time.perf_counter() - began
-            assert job.status == "succeeded" and job.rows_inserted == rows, (job.status, job.error, job.rows_inserted)
+            # File by file, the bulk insert and the import alternate: the shared store's pace drifts with the
+            # machine's load, and alternating exposes both to the same drift.
+            rows = insert_seconds = import_seconds = weight = 0
+            mongo.database().drop_collection("bench_archive_baseline")
+            for file in files:
+                file_rows, seconds = bulk_insert_seconds(file, archive.url, settings.ARCHIVE_CHUNK_ROWS)
+                rows, insert_seconds = rows + file_rows, insert_seconds + seconds
+                began = time.perf_counter()
+                job = import_job(file.start, file.end)
+                import_seconds += time.perf_counter() - began
+                assert job.status == "succeeded" and job.rows_inserted == file_rows, (job.status, job.error)
+                weight += job.weight_used
             insert_rate, import_rate = rows / insert_seconds, rows / import_seconds
             print(
                 f"store bulk insert: {insert_rate:,.0f} rows/s; archive import: {import_rate:,.0f} rows/s "
@@ -206,6 +212,7 @@ def main() -> None:
             for file in files:
                 (directory / file.name).unlink()
             mongo.database().drop_collection(f"trades_{SYMBOL}")
+            mongo.database().drop_collection("bench_archive_baseline")
 
             # 2. peak RSS importing one big file, in a child process (the server and its file stay here)
             big = publish(archive, directory, rows=args.rows, days=1, first_day=DAY0)[0]
@@ -227,7 +234,7 @@ def main() -> None:
             record(
                 f"peak RSS importing a {args.rows:,}-row aggTrades file", report["peak_mb"], 300, "MB", better="lower"
             )
-            weight = job.weight_used + report["weight"] + sum(r.weight for r in rest.requests)
+            weight += report["weight"] + sum(r.weight for r in rest.requests)
             record("REST weight used by archive imports", weight, 0, "weight", better="lower")
             mongo.database().drop_collection(f"trades_{SYMBOL}")
 

@@ -314,3 +314,35 @@ def test_a_job_over_many_files_splits_into_per_file_parts_whose_progress_sums_in
         int(datetime(2023, 2, 8, tzinfo=UTC).timestamp()) // 86_400,
     }
     assert store.collection(REF).count_documents({"source": "archive"}) == 4 * 1440
+
+
+def test_retrying_a_job_with_a_rejected_file_fetches_that_file_again(shared_data, archive, binance):
+    from backfills.services import backfill_job_retry
+
+    binance(symbols=("LINKUSDT",))
+    server = archive()
+    publish_rows(
+        server,
+        data_type="candles",
+        symbol="LINKUSDT",
+        interval="1m",
+        header=KLINES_HEADER,
+        lines=kline_lines(shared_data / LINK_CSV),
+        periods=(DAILY,),
+    )
+    bad = archive_file("candles", DAILY, "LINKUSDT", datetime(2023, 2, 11, tzinfo=UTC), "1m")
+    server.corrupt_checksum(bad)
+    job = _run(datetime(2023, 2, 11, tzinfo=UTC), datetime(2023, 2, 12, tzinfo=UTC))
+    assert job.status == "failed" and bad.name in job.error
+    publish_rows(
+        server,
+        data_type="candles",
+        symbol="LINKUSDT",
+        interval="1m",
+        header=KLINES_HEADER,
+        lines=kline_lines(shared_data / LINK_CSV),
+        periods=(DAILY,),
+    )  # the mirror is repaired
+    job = backfill_job_run(job=backfill_job_retry(job=job))
+    assert job.status == "succeeded", job.error
+    assert store.collection(REF).count_documents({}) == 1440
