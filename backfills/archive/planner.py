@@ -9,6 +9,9 @@ no file can serve; depth snapshots and id ranges are REST only.
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from petrosa_dm.market.intervals import MONTHLY as MONTHLY_INTERVAL
+from petrosa_dm.market.intervals import interval_delta
+
 from .layout import ARCHIVE_TYPES, DAILY, MONTHLY, ArchiveFile, archive_file, day_start, month_start, next_month
 
 REST, ARCHIVE, NONE = "rest", "archive", "none"
@@ -50,6 +53,14 @@ def _published(file_end: datetime, now: datetime) -> bool:
     return file_end + PUBLISH_DELAY <= now
 
 
+def _covers(file_end: datetime, end: datetime, data_type: str, interval: str) -> bool:
+    """Does a range ending at `end` (exclusive) want every row of a file ending at `file_end`? For candles, yes
+    once the file's last candle opens before `end` (a gap repair ends at the last missing candle's close)."""
+    if file_end <= end:
+        return True
+    return data_type == "candles" and interval != MONTHLY_INTERVAL and file_end - interval_delta(interval) < end
+
+
 def plan(
     *, data_type: str, symbol: str, start: datetime, end: datetime, interval: str = "", mode: str, now: datetime
 ) -> list[Segment]:
@@ -81,12 +92,17 @@ def _next_file(data_type, symbol, interval, cursor, end, periods, mode, now) -> 
         day += timedelta(days=1)
     while day < end:
         month = month_start(day)
-        whole_month = month == day and next_month(month) <= end and _published(next_month(month), now)
+        covered = _covers(next_month(month), end, data_type, interval)
+        whole_month = month == day and covered and _published(next_month(month), now)
         if MONTHLY in periods and whole_month:
             file = archive_file(data_type, MONTHLY, symbol, month, interval)
-            return Segment(ARCHIVE, file.start, file.end, file)
+            return Segment(ARCHIVE, file.start, min(end, file.end), file)
         day_end = day + timedelta(days=1)
-        if DAILY in periods and _published(day_end, now) and (day_end <= end or mode == ARCHIVE):
+        if (
+            DAILY in periods
+            and _published(day_end, now)
+            and (_covers(day_end, end, data_type, interval) or mode == ARCHIVE)
+        ):
             file = archive_file(data_type, DAILY, symbol, day, interval)
             return Segment(ARCHIVE, max(cursor, file.start), min(end, file.end), file)
         if mode == ARCHIVE and MONTHLY in periods and DAILY not in periods and _published(next_month(month), now):

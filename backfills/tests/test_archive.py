@@ -346,3 +346,39 @@ def test_retrying_a_job_with_a_rejected_file_fetches_that_file_again(shared_data
     job = backfill_job_run(job=backfill_job_retry(job=job))
     assert job.status == "succeeded", job.error
     assert store.collection(REF).count_documents({}) == 1440
+
+
+def test_the_auditors_automatic_repair_takes_a_missing_day_from_its_archive_file(
+    shared_data, link_csv, archive, binance, eager_celery, django_capture_on_commit_callbacks, settings
+):
+    from audits.models import Gap
+    from audits.services import dataset_audit
+    from catalog.services import dataset_ensure
+
+    settings.AUDIT_REPAIR_ENABLED = True
+    rest = binance(symbols=("LINKUSDT",))
+    server = archive()
+    publish_rows(
+        server,
+        data_type="candles",
+        symbol="LINKUSDT",
+        interval="1m",
+        header=KLINES_HEADER,
+        lines=kline_lines(shared_data / LINK_CSV),
+        periods=(DAILY,),
+    )
+    assert _run(datetime(2023, 2, 1, tzinfo=UTC), datetime(2023, 2, 4, tzinfo=UTC)).status == "succeeded"
+    lost = datetime(2023, 2, 2, tzinfo=UTC)
+    store.collection(REF).delete_many({"open_time": {"$gte": lost, "$lt": lost + timedelta(days=1)}})
+    server.requests.clear()
+    dataset, _ = dataset_ensure(ref=REF)
+    with django_capture_on_commit_callbacks(execute=True):
+        outcome = dataset_audit(dataset=dataset, now=datetime(2023, 2, 4, tzinfo=UTC))
+    assert outcome.jobs_created == 1
+    gap = Gap.objects.get(dataset=dataset)
+    assert (gap.start, gap.missing_count, gap.status) == (lost, 1440, "filled")
+    assert [r.path.rsplit("/", 1)[-1] for r in server.zip_requests()] == ["LINKUSDT-1m-2023-02-02.zip"]
+    assert rest.requests == [] and gap.backfill_job.requests_made == 0
+    rows = list(store.collection(REF).find({"open_time": {"$gte": lost, "$lt": lost + timedelta(days=1)}}))
+    assert len(rows) == 1440
+    _assert_rows_equal_csv(rows, link_csv)
