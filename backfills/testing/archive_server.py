@@ -37,6 +37,7 @@ TRADES_HEADER = "id,price,qty,quote_qty,time,is_buyer_maker"
 class Served:
     path: str
     status: int
+    at: float = 0.0
 
 
 def make_zip(name: str, csv_bytes: bytes) -> bytes:
@@ -136,7 +137,7 @@ class ArchiveTestServer:
                 status = 200 if body is not None else 404
                 body = body if body is not None else b"<Error><Code>NoSuchKey</Code></Error>"
                 delay = self.slow_seconds if fault and fault[0] == "timeout" else self.latency
-            self.requests.append(Served(path, status))
+            self.requests.append(Served(path, status, time.monotonic()))
         return status, body, delay
 
 

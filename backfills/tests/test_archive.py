@@ -382,3 +382,46 @@ def test_the_auditors_automatic_repair_takes_a_missing_day_from_its_archive_file
     rows = list(store.collection(REF).find({"open_time": {"$gte": lost, "$lt": lost + timedelta(days=1)}}))
     assert len(rows) == 1440
     _assert_rows_equal_csv(rows, link_csv)
+
+
+def test_the_next_files_download_while_the_current_one_is_written_at_most_the_prefetch_depth_ahead(
+    shared_data, archive, binance, settings
+):
+    import time
+
+    settings.ARCHIVE_CHUNK_ROWS = 360
+    settings.ARCHIVE_PREFETCH_FILES = 2
+    binance(symbols=("LINKUSDT",))
+    server = archive()
+    publish_rows(
+        server,
+        data_type="candles",
+        symbol="LINKUSDT",
+        interval="1m",
+        header=KLINES_HEADER,
+        lines=kline_lines(shared_data / LINK_CSV),
+        periods=(DAILY,),
+    )
+    writes = []  # (segment being written, time)
+    job = backfill_job_create(
+        symbol="LINKUSDT",
+        data_type="candles",
+        timeframe="1m",
+        start=datetime(2023, 2, 1, tzinfo=UTC),
+        end=datetime(2023, 2, 7, tzinfo=UTC),
+        enqueue=False,
+    )
+    job = backfill_job_run(job=job, on_page=lambda j: writes.append((j.archive_cursor["segment"], time.monotonic())))
+    assert job.status == "succeeded"
+    fetched = {int(r.path.rsplit("-", 1)[-1].removesuffix(".zip")) - 1: r.at for r in server.zip_requests()}
+    assert sorted(fetched) == list(range(6))
+    first_write_of = {}
+    for segment, at in writes:
+        first_write_of.setdefault(segment, at)
+    # File 2 (index 1) was being downloaded before file 1's rows were all written ...
+    last_write_of_first = max(at for segment, at in writes if segment == 0)
+    assert fetched[1] < last_write_of_first
+    # ... but never more than two files ahead of the one being written: file k+3 only once file k is done
+    # (the first save with segment k+1 is the one that ends file k).
+    for segment in range(3):
+        assert fetched[segment + 3] > first_write_of[segment + 1]

@@ -194,3 +194,32 @@ def test_api_bad_id_range_or_source_is_400_naming_the_parameter(client, change, 
     assert response.status_code == 400
     assert response.json()["detail"].startswith(f"{param}:")
     assert BackfillJob.objects.count() == 0
+
+
+def test_the_admin_action_on_an_agg_trade_gap_starts_an_id_range_job(
+    admin_client, mongo_db, binance, eager_celery, django_capture_on_commit_callbacks
+):
+    symbol = "SUSHIUSDT"
+    trades = [{"a": i, "p": "7.6", "q": "1", "f": i, "l": i, "T": 1626992741000 + i, "m": False} for i in range(30)]
+    binance(recorded_agg_trades={symbol: trades})
+    ref = series(DataType.TRADES, symbol)
+    from backfills.rows import agg_trade_rows
+
+    rows = agg_trade_rows([t for t in trades if not 10 <= t["a"] <= 14], symbol=symbol, now=NOW)
+    store.write_rows(ref, rows)
+    dataset, _ = dataset_ensure(ref=ref)
+    dataset_audit(dataset=dataset, now=NOW)
+    gap = Gap.objects.get(dataset=dataset)
+    assert (gap.first_missing_id, gap.last_missing_id, gap.status) == (10, 14, "backfilling")  # auto repair queued
+    gap.status, gap.backfill_job = "open", None
+    gap.save()
+    BackfillJob.objects.all().delete()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(
+            "/admin/audits/gap/", {"action": "backfill_selected", "_selected_action": [gap.pk]}, follow=True
+        )
+    assert response.status_code == 200
+    job = BackfillJob.objects.get()
+    gap.refresh_from_db()
+    assert (job.from_id, job.to_id, job.source, job.status) == (10, 14, "admin", "succeeded")
+    assert gap.status == "filled" and _stored_ids(ref) == list(range(30))
