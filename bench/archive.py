@@ -118,6 +118,37 @@ def import_job(start: datetime, end: datetime, on_page=None):
     return backfill_job_run(job=job, on_page=on_page)
 
 
+def bench_ratio(args, archive, directory: Path, settings) -> int:
+    """Import rate against the store's own bulk insert (phase 1); returns the REST weight the imports used."""
+    from petrosa_dm import mongo
+
+    ratio_day = DAY0 + timedelta(days=10)
+    files = publish(archive, directory, rows=args.ratio_rows, days=args.ratio_files, first_day=ratio_day)
+    # File by file, the bulk insert and the import alternate: the shared store's pace drifts with the
+    # machine's load, and alternating exposes both to the same drift.
+    rows = insert_seconds = import_seconds = weight = 0
+    mongo.database().drop_collection("bench_archive_baseline")
+    for file in files:
+        file_rows, seconds = bulk_insert_seconds(file, archive.url, settings.ARCHIVE_CHUNK_ROWS)
+        rows, insert_seconds = rows + file_rows, insert_seconds + seconds
+        began = time.perf_counter()
+        job = import_job(file.start, file.end)
+        import_seconds += time.perf_counter() - began
+        assert job.status == "succeeded" and job.rows_inserted == file_rows, (job.status, job.error)
+        weight += job.weight_used
+    insert_rate, import_rate = rows / insert_seconds, rows / import_seconds
+    print(
+        f"store bulk insert: {insert_rate:,.0f} rows/s; archive import: {import_rate:,.0f} rows/s "
+        f"({rows:,} aggTrades in {args.ratio_files} daily files, download and checks included)"
+    )
+    record("archive import rate / store bulk-insert rate", import_rate / insert_rate, 0.9, "x")
+    for file in files:
+        (directory / file.name).unlink()
+    mongo.database().drop_collection(f"trades_{SYMBOL}")
+    mongo.database().drop_collection("bench_archive_baseline")
+    return weight
+
+
 def _rss_mb() -> float:
     with open("/proc/self/status") as status:
         for line in status:
@@ -133,6 +164,11 @@ def child(args) -> None:
 
     settings.BINANCE_ARCHIVE_BASE_URL = args.archive_url
     samples = []
+    if args.null_store:  # the import path's own memory, writes discarded (a slow shared store would take hours)
+        from backfills.archive import runner
+        from ingestion.store import WriteResult
+
+        runner.write_rows = lambda ref, rows, **options: WriteResult(inserted=len(rows))
 
     def sample(job) -> None:
         if not samples or job.progress - samples[-1][0] >= 0.1:
@@ -161,6 +197,10 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=5_000_000, help="rows of the big aggTrades file (memory)")
     parser.add_argument("--ratio-rows", type=int, default=400_000, help="rows imported for the rate ratio")
     parser.add_argument("--ratio-files", type=int, default=4, help="daily files the ratio rows are spread over")
+    parser.add_argument("--only-rss", action="store_true", help="skip the rate ratio")
+    parser.add_argument(
+        "--null-store", action="store_true", help="memory phase: discard writes (the import path's own memory)"
+    )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--var-dir", help=argparse.SUPPRESS)
     parser.add_argument("--archive-url", help=argparse.SUPPRESS)
@@ -189,36 +229,16 @@ def main() -> None:
             store.forget_indexes()
 
             # 1. rate against the store's own bulk insert, same documents, same run
-            ratio_day = DAY0 + timedelta(days=10)
-            files = publish(archive, directory, rows=args.ratio_rows, days=args.ratio_files, first_day=ratio_day)
-            # File by file, the bulk insert and the import alternate: the shared store's pace drifts with the
-            # machine's load, and alternating exposes both to the same drift.
-            rows = insert_seconds = import_seconds = weight = 0
-            mongo.database().drop_collection("bench_archive_baseline")
-            for file in files:
-                file_rows, seconds = bulk_insert_seconds(file, archive.url, settings.ARCHIVE_CHUNK_ROWS)
-                rows, insert_seconds = rows + file_rows, insert_seconds + seconds
-                began = time.perf_counter()
-                job = import_job(file.start, file.end)
-                import_seconds += time.perf_counter() - began
-                assert job.status == "succeeded" and job.rows_inserted == file_rows, (job.status, job.error)
-                weight += job.weight_used
-            insert_rate, import_rate = rows / insert_seconds, rows / import_seconds
-            print(
-                f"store bulk insert: {insert_rate:,.0f} rows/s; archive import: {import_rate:,.0f} rows/s "
-                f"({rows:,} aggTrades in {args.ratio_files} daily files, download and checks included)"
-            )
-            record("archive import rate / store bulk-insert rate", import_rate / insert_rate, 0.9, "x")
-            for file in files:
-                (directory / file.name).unlink()
-            mongo.database().drop_collection(f"trades_{SYMBOL}")
-            mongo.database().drop_collection("bench_archive_baseline")
+            weight = 0
+            if not args.only_rss:
+                weight += bench_ratio(args, archive, directory, settings)
 
             # 2. peak RSS importing one big file, in a child process (the server and its file stay here)
             big = publish(archive, directory, rows=args.rows, days=1, first_day=DAY0)[0]
             size_mb = (directory / big.name).stat().st_size / 1e6
             output = subprocess.run(
-                [sys.executable, __file__, "--child", "--var-dir", var_dir, "--archive-url", archive.url],
+                [sys.executable, __file__, "--child", "--var-dir", var_dir, "--archive-url", archive.url]
+                + (["--null-store"] if args.null_store else []),
                 check=True,
                 capture_output=True,
                 text=True,
@@ -231,9 +251,9 @@ def main() -> None:
                 f"({args.rows / report['seconds']:,.0f} rows/s); RSS (progress, MB) along the way: "
                 f"{report['samples']}"
             )
-            record(
-                f"peak RSS importing a {args.rows:,}-row aggTrades file", report["peak_mb"], 300, "MB", better="lower"
-            )
+            what = " (writes discarded)" if args.null_store else ""
+            figure = f"peak RSS importing a {args.rows:,}-row aggTrades file{what}"
+            record(figure, report["peak_mb"], 300, "MB", better="lower")
             weight += report["weight"] + sum(r.weight for r in rest.requests)
             record("REST weight used by archive imports", weight, 0, "weight", better="lower")
             mongo.database().drop_collection(f"trades_{SYMBOL}")
