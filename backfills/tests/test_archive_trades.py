@@ -113,3 +113,58 @@ def test_raw_trade_id_gaps_are_filled_from_the_trades_archive_else_unfillable(
         assert len(stored_ids) == len(ids) - 6
         assert [g.status for g in gaps] == ["unfillable", "unfillable"]
         assert all("API key" in gap.note and "BTCUSDT-trades-2024-08-08.zip" in gap.note for gap in gaps), gaps[0].note
+
+
+def test_book_tickers_and_funding_rates_come_from_their_files(shared_data, archive):
+    from backfills.archive.layout import MONTHLY
+
+    tickers = [t for t in _capture_events(shared_data / CRYPTOFEED, "bookTicker") if t["s"] == "SUSHIUSDT"]
+    lines = [(t["E"], f"{t['u']},{t['b']},{t['B']},{t['a']},{t['A']},{t['T']},{t['E']}") for t in tickers]
+    publish_rows(
+        archive,
+        data_type="book_tickers",
+        symbol="SUSHIUSDT",
+        lines=lines,
+        header="update_id,best_bid_price,best_bid_qty,best_ask_price,best_ask_qty,transaction_time,event_time",
+    )
+    day = datetime(2021, 7, 22, tzinfo=UTC)
+    job = backfill_job_run(
+        job=backfill_job_create(
+            symbol="SUSHIUSDT",
+            data_type="book_tickers",
+            start=day,
+            end=datetime(2021, 7, 23, tzinfo=UTC),
+            enqueue=False,
+        )
+    )
+    assert job.status == "succeeded", job.error
+    stored = list(store.collection(series(DataType.BOOK_TICKERS, "SUSHIUSDT")).find({}, sort=[("update_id", 1)]))
+    assert [
+        (r["update_id"], str(r["bid_price"].to_decimal()), str(r["ask_quantity"].to_decimal())) for r in stored
+    ] == [(t["u"], t["b"], t["A"]) for t in sorted(tickers, key=lambda t: t["u"])]
+
+    # fundingRate files: monthly only, `calc_time,funding_interval_hours,last_funding_rate`, older ones headerless
+    month = datetime(2021, 6, 1, tzinfo=UTC)
+    start_ms = int(month.timestamp() * 1000)
+    rates = [(start_ms + i * 8 * 3_600_000 + i % 5, f"{(i % 7 - 3) / 10000:.8f}") for i in range(90)]
+    publish_rows(
+        archive,
+        data_type="funding_rates",
+        symbol="SUSHIUSDT",
+        periods=(MONTHLY,),
+        header=None,
+        lines=[(ms, f"{ms},8,{rate}") for ms, rate in rates],
+    )
+    job = backfill_job_run(
+        job=backfill_job_create(
+            symbol="SUSHIUSDT",
+            data_type="funding_rates",
+            start=month,
+            end=datetime(2021, 7, 1, tzinfo=UTC),
+            enqueue=False,
+        )
+    )
+    assert job.status == "succeeded" and job.requests_made == 0, job.error
+    stored = list(store.collection(series(DataType.FUNDING_RATES, "SUSHIUSDT")).find({}, sort=[("funding_time", 1)]))
+    got = [(int(r["funding_time"].timestamp() * 1000), r["funding_rate"].to_decimal()) for r in stored]
+    assert got == [(ms, Decimal(rate)) for ms, rate in rates]
