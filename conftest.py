@@ -13,6 +13,14 @@ import pytest
 from django.conf import settings
 
 SHARED_DATA = Path(__file__).resolve().parent.parent / "shared" / "data"
+# Tests never download from Binance's public archives: archives are off (auto = REST) unless a test points
+# BINANCE_ARCHIVE_BASE_URL at its local archive server. The environment carries it to processes tests start.
+os.environ.setdefault("BINANCE_ARCHIVE_BASE_URL", "")
+
+
+@pytest.fixture(autouse=True)
+def _archives_off_by_default(settings):
+    settings.BINANCE_ARCHIVE_BASE_URL = os.environ["BINANCE_ARCHIVE_BASE_URL"]
 
 
 def _unavailable(what: str) -> None:

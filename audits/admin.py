@@ -95,7 +95,7 @@ class GapAdmin(admin.ModelAdmin):
         else:
             self.message_user(
                 request,
-                "Nothing to start: only open candle or funding gaps without a running job can be backfilled.",
+                "Nothing to start: only open candle, funding or trade-id gaps without a running job can be backfilled.",
                 messages.WARNING,
             )
 

@@ -11,6 +11,7 @@ class AuditLog(models.Model):
         VALIDITY = "validity", "Validity"
         FRESHNESS = "freshness", "Freshness"
         ANOMALY = "anomaly", "Anomaly"
+        RECONCILIATION = "reconciliation", "Differs from the exchange's archive"
 
     class Severity(models.TextChoices):
         INFO = "info", "Info"

@@ -11,7 +11,13 @@ from . import repair
 @receiver(signals.job_finished, sender=BackfillJob, dispatch_uid="audits.gaps_after_job")
 def gaps_after_job(*, job: BackfillJob, outcome: str, **kwargs) -> None:
     if outcome == "succeeded":
-        repair.gaps_close_after_job(job=job, ref=kwargs["ref"], time_field=kwargs["time_field"])
+        repair.gaps_close_after_job(
+            job=job,
+            ref=kwargs["ref"],
+            time_field=kwargs["time_field"],
+            id_kind=kwargs.get("id_kind", "aggTrade"),
+            note=kwargs.get("note", ""),
+        )
     else:
         repair.gaps_reopen_after_job(job=job)
 

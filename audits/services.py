@@ -365,7 +365,11 @@ def dataset_audit(
         dataset.save(update_fields=["health", "health_score", "audited_at", "audit_watermark", "updated_at"])
 
     jobs = 0
-    if settings.AUDIT_REPAIR_ENABLED and run.ref.data_type in (DataType.CANDLES, DataType.FUNDING_RATES):
+    if settings.AUDIT_REPAIR_ENABLED and run.ref.data_type in (
+        DataType.CANDLES,
+        DataType.FUNDING_RATES,
+        DataType.TRADES,
+    ):
         budget = repair_budget if repair_budget is not None else [settings.AUDIT_REPAIR_MAX_JOBS]
         jobs = len(gaps_repair(dataset=dataset, ref=run.ref, limit=budget[0]))
         budget[0] -= jobs

@@ -7,7 +7,7 @@ from petrosa_dm.market.timeutils import format_duration, utcnow
 from . import selectors, services
 from .models import BackfillJob
 
-REQUEST_FIELDS = ("symbol", "data_type", "timeframe", "start", "end", "priority")
+REQUEST_FIELDS = ("symbol", "data_type", "timeframe", "start", "end", "priority", "from_id", "to_id", "data_source")
 
 
 class BackfillJobAddForm(forms.ModelForm):
@@ -16,6 +16,10 @@ class BackfillJobAddForm(forms.ModelForm):
     class Meta:
         model = BackfillJob
         fields = REQUEST_FIELDS
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["data_source"].required = False  # blank means auto: the cheapest source per range
 
     def clean(self) -> dict:
         cleaned = super().clean()

@@ -52,6 +52,10 @@ class Fetcher:
     def first_position(self) -> Position:
         return Position(cursor=self.start)
 
+    def resume(self, cursor: datetime, cursor_id: int | None) -> Position:
+        """The position a job saved (its cursor), to continue from."""
+        return Position(cursor=cursor, cursor_id=cursor_id, done=cursor >= self.end)
+
     def fetch(self, client: BinanceClient, position: Position) -> Page:
         raise NotImplementedError
 
@@ -148,6 +152,51 @@ class AggTradeFetcher(Fetcher):
         return Page(in_range, Position(cursor=last["trade_time"], cursor_id=last["trade_id"] + 1, done=done))
 
 
+class AggTradeIdFetcher(Fetcher):
+    """Exactly the aggregate trade ids `from_id..to_id` (a sequence gap): `fromId` pages, stopping at `to_id`.
+
+    The cursor id is the next id wanted; the job is done once it passes `to_id`, or when the exchange has no more
+    trades after the last one it returned (ids it never had stay missing, and the gap says so)."""
+
+    data_type = "trades"
+    endpoint = weights.AGG_TRADES
+    time_field = "trade_time"
+
+    def __init__(self, *, from_id: int, to_id: int, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.from_id, self.to_id = from_id, to_id
+
+    def first_position(self) -> Position:
+        return Position(cursor=self.start, cursor_id=self.from_id)
+
+    def resume(self, cursor: datetime, cursor_id: int | None) -> Position:
+        cursor_id = self.from_id if cursor_id is None else cursor_id
+        return Position(cursor=cursor, cursor_id=cursor_id, done=cursor_id > self.to_id)
+
+    def fetch(self, client: BinanceClient, position: Position) -> Page:
+        wanted = self.to_id - position.cursor_id + 1
+        limit = weights.page_limit(self.endpoint, wanted)
+        rows = client.agg_trades(
+            symbol=self.symbol,
+            from_id=position.cursor_id,
+            limit=limit,
+            convert=partial(rest_rows.agg_trade_rows, symbol=self.symbol, now=utcnow()),
+        )
+        in_range = [row for row in rows if position.cursor_id <= row["trade_id"] <= self.to_id]
+        if not in_range:
+            return Page([], replace(position, cursor_id=self.to_id + 1, done=True))
+        last = in_range[-1]
+        done = last["trade_id"] >= self.to_id or len(rows) < limit
+        next_id = self.to_id + 1 if done else last["trade_id"] + 1
+        return Page(in_range, Position(cursor=last["trade_time"], cursor_id=next_id, done=done))
+
+    def progress(self, position: Position) -> float:
+        if position.done:
+            return 1.0
+        span = self.to_id - self.from_id + 1
+        return min(1.0, max(0.0, (position.cursor_id - self.from_id) / span))
+
+
 class DepthFetcher(Fetcher):
     """Binance keeps no order-book history: a depth job stores one snapshot of the book as it is now."""
 
@@ -173,5 +222,16 @@ FETCHERS: dict[str, type[Fetcher]] = {
 }
 
 
-def fetcher_for(*, data_type: str, symbol: str, start: datetime, end: datetime, timeframe: str = "") -> Fetcher:
+def fetcher_for(
+    *,
+    data_type: str,
+    symbol: str,
+    start: datetime,
+    end: datetime,
+    timeframe: str = "",
+    from_id: int | None = None,
+    to_id: int | None = None,
+) -> Fetcher:
+    if from_id is not None and to_id is not None:
+        return AggTradeIdFetcher(symbol=symbol, start=start, end=end, from_id=from_id, to_id=to_id)
     return FETCHERS[data_type](symbol=symbol, start=start, end=end, timeframe=timeframe)

@@ -17,6 +17,13 @@ class BackfillJob(models.Model):
         FUNDING_RATES = "funding_rates", "Funding rates"
         TRADES = "trades", "Aggregated trades"
         DEPTH = "depth", "Depth snapshot"
+        RAW_TRADES = "raw_trades", "Trades (raw ids, archives only)"
+        BOOK_TICKERS = "book_tickers", "Book tickers (archives only)"
+
+    class DataSource(models.TextChoices):
+        AUTO = "auto", "Cheapest: archives where published, REST for the rest"
+        ARCHIVE = "archive", "Archives only"
+        REST = "rest", "REST only"
 
     ACTIVE_STATUSES = (Status.PENDING, Status.RUNNING)
 
@@ -30,6 +37,20 @@ class BackfillJob(models.Model):
     progress = models.FloatField(default=0.0, help_text="Fraction of the range done, 0-1.")
     cursor = models.DateTimeField(null=True, blank=True, help_text="Everything before this time is stored.")
     cursor_id = models.BigIntegerField(null=True, blank=True, help_text="Next trade id, for id-range jobs.")
+    from_id = models.BigIntegerField(null=True, blank=True, help_text="Id-range jobs: first aggregate trade id.")
+    to_id = models.BigIntegerField(null=True, blank=True, help_text="Id-range jobs: last aggregate trade id.")
+    data_source = models.CharField(
+        max_length=8, choices=DataSource.choices, default=DataSource.AUTO, help_text="Where rows come from."
+    )
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.CASCADE, related_name="parts", help_text="Per-file part of."
+    )
+    archive_cursor = models.JSONField(
+        default=dict, blank=True, help_text="Archive resume point: the plan, files done, current file and row."
+    )
+    archive_files = models.JSONField(
+        default=list, blank=True, help_text="Archive files used or rejected: url, checksum, rows, outcome."
+    )
     rows_fetched = models.BigIntegerField(default=0)
     rows_inserted = models.BigIntegerField(default=0)
     rows_duplicate = models.BigIntegerField(default=0)

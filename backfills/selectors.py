@@ -36,11 +36,11 @@ def series_rows_in_range(*, ref: SeriesRef, field: str, start: datetime, end: da
     return store.collection(ref).count_documents({field: {"$gte": start, "$lte": end}})
 
 
-def trades_in_id_range(*, ref: SeriesRef, first_id: int, last_id: int) -> int:
-    query = {"kind": "aggTrade", "trade_id": {"$gte": first_id, "$lte": last_id}}
+def trades_in_id_range(*, ref: SeriesRef, first_id: int, last_id: int, kind: str = "aggTrade") -> int:
+    query = {"kind": kind, "trade_id": {"$gte": first_id, "$lte": last_id}}
     target = store.collection(ref)
     if keyed_collection(target, ref.data_type):  # the same rows, counted on the `_id` index
-        query["_id"] = trade_key_range("aggTrade", first_id, last_id)
+        query["_id"] = trade_key_range(kind, first_id, last_id)
     return target.count_documents(query)
 
 

@@ -24,6 +24,9 @@ from petrosa_dm.market.naming import InvalidName, normalize_interval, normalize_
 from petrosa_dm.market.timeutils import MIN_VALID, ensure_utc, utcnow
 
 from . import metrics, selectors, signals
+from .archive.download import ArchiveError
+from .archive.parts import parent_refresh
+from .archive.runner import ArchiveRun, uses_archive
 from .client import BinanceClient, BinanceError
 from .fetchers import Fetcher, Position, fetcher_for
 from .models import BackfillJob
@@ -48,7 +51,16 @@ class BackfillStateError(ValueError):
 
 
 def backfill_job_validate(
-    *, symbol: str, data_type: str, timeframe: str = "", start: datetime, end: datetime, priority: int = 5
+    *,
+    symbol: str,
+    data_type: str,
+    timeframe: str = "",
+    start: datetime,
+    end: datetime,
+    priority: int = 5,
+    from_id: int | None = None,
+    to_id: int | None = None,
+    data_source: str = BackfillJob.DataSource.AUTO,
 ) -> dict:
     """The job's fields, normalised; raises InvalidBackfill naming the field at fault."""
     try:
@@ -78,7 +90,40 @@ def backfill_job_validate(
         "start": start,
         "end": end,
         "priority": priority,
+        **_id_range(data_type, from_id, to_id),
+        "data_source": _data_source(data_type, data_source, from_id),
     }
+
+
+def _id_range(data_type: str, from_id: int | None, to_id: int | None) -> dict:
+    """An aggregate-trade id range: only aggTrades have ids that REST can page by (`fromId`)."""
+    if from_id is None and to_id is None:
+        return {}
+    if data_type != BackfillJob.DataType.TRADES:
+        field = "from_id" if from_id is not None else "to_id"
+        raise InvalidBackfill(field, f"an id range applies to data_type trades (aggregate trade ids), not {data_type}")
+    for field, value in (("from_id", from_id), ("to_id", to_id)):
+        if value is None:
+            raise InvalidBackfill(field, "from_id and to_id go together")
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise InvalidBackfill(field, "must be a non-negative integer")
+    if to_id < from_id:
+        raise InvalidBackfill("to_id", "must be at least from_id")
+    return {"from_id": from_id, "to_id": to_id}
+
+
+def _data_source(data_type: str, data_source: str, from_id: int | None) -> str:
+    data_source = data_source or BackfillJob.DataSource.AUTO
+    if data_source not in BackfillJob.DataSource.values:
+        raise InvalidBackfill("source", f"expected one of {', '.join(BackfillJob.DataSource.values)}")
+    archive_only = data_type in (BackfillJob.DataType.RAW_TRADES, BackfillJob.DataType.BOOK_TICKERS)
+    if archive_only and data_source == BackfillJob.DataSource.REST:
+        raise InvalidBackfill("source", f"{data_type} have no REST history (without an API key); use archive or auto")
+    if data_type == BackfillJob.DataType.DEPTH and data_source == BackfillJob.DataSource.ARCHIVE:
+        raise InvalidBackfill("source", "depth snapshots have no archive; use rest or auto")
+    if from_id is not None and data_source == BackfillJob.DataSource.ARCHIVE:
+        raise InvalidBackfill("source", "an id range is fetched by id from REST; use rest or auto")
+    return data_source
 
 
 def backfill_job_create(
@@ -92,12 +137,23 @@ def backfill_job_create(
     requested_by=None,
     source: str = "api",
     enqueue: bool = True,
+    from_id: int | None = None,
+    to_id: int | None = None,
+    data_source: str = BackfillJob.DataSource.AUTO,
 ) -> BackfillJob:
     """Validate and save a job and enqueue it once the transaction commits (`enqueue=False` when the caller runs it
     in-process, as `manage.py backfill --wait` does). A caller that links gaps to the job does so in its own
     transaction around this call, so the job is not enqueued before they are linked."""
     fields = backfill_job_validate(
-        symbol=symbol, data_type=data_type, timeframe=timeframe, start=start, end=end, priority=priority
+        symbol=symbol,
+        data_type=data_type,
+        timeframe=timeframe,
+        start=start,
+        end=end,
+        priority=priority,
+        from_id=from_id,
+        to_id=to_id,
+        data_source=data_source,
     )
     if requested_by is not None and not getattr(requested_by, "is_authenticated", False):
         requested_by = None
@@ -130,6 +186,7 @@ def backfill_job_cancel(*, job: BackfillJob) -> BackfillJob:
         if not changed:
             job.refresh_from_db()
             raise BackfillStateError(f"job #{job.pk} is {job.status}; only pending or running jobs can be cancelled")
+        job.parts.filter(status__in=BackfillJob.ACTIVE_STATUSES).update(status=Status.CANCELLED, finished_at=utcnow())
         signals.job_finished.send(sender=BackfillJob, job=job, outcome="cancelled")
     job.refresh_from_db()
     metrics.BACKFILL_PROGRESS.remove(str(job.pk))
@@ -147,6 +204,9 @@ def backfill_job_retry(*, job: BackfillJob) -> BackfillJob:
         if not changed:
             job.refresh_from_db()
             raise BackfillStateError(f"job #{job.pk} is already {job.status}")
+        if (job.archive_cursor or {}).get("rejected"):
+            # Rejected files are fetched again: the plan restarts (stored rows are duplicates, not rewrites).
+            BackfillJob.objects.filter(pk=job.pk).update(archive_cursor={})
         signals.job_retried.send(sender=BackfillJob, job=job)
         transaction.on_commit(partial(backfill_job_enqueue, job_id=job.pk, priority=job.priority))
     job.refresh_from_db()
@@ -183,7 +243,7 @@ def _claim(job: BackfillJob, token: str, *, force: bool) -> bool:
 def _start_position(job: BackfillJob, fetcher: Fetcher) -> Position:
     if job.cursor is None:
         return fetcher.first_position()
-    return Position(cursor=job.cursor, cursor_id=job.cursor_id, done=job.cursor >= job.end)
+    return fetcher.resume(job.cursor, job.cursor_id)
 
 
 def _owned(job: BackfillJob, token: str):
@@ -196,12 +256,24 @@ class _Run:
     def __init__(self, job: BackfillJob, token: str, client: BinanceClient, on_page) -> None:
         self.job, self.token, self.client, self.on_page = job, token, client, on_page
         self.fetcher = fetcher_for(
-            data_type=job.data_type, symbol=job.symbol, start=job.start, end=job.end, timeframe=job.timeframe
+            data_type=job.data_type,
+            symbol=job.symbol,
+            start=job.start,
+            end=job.end,
+            timeframe=job.timeframe,
+            from_id=job.from_id,
+            to_id=job.to_id,
         )
         self.ref = self.fetcher.ref
         self._requests_saved = 0
         self._weight_saved = 0
         self._mostly_new = True
+
+    def owned(self):
+        return _owned(self.job, self.token)
+
+    def close_gaps(self, target, note: str = "") -> None:
+        _close_gaps(self.job, target, note=note)
 
     def _charges(self) -> dict:
         """Requests and weight sent since the last save, added to the job's totals."""
@@ -256,9 +328,7 @@ class _Run:
             done = _owned(job, self.token).update(status=Status.SUCCEEDED, progress=1.0, finished_at=utcnow())
             if not done:
                 return
-            signals.job_finished.send(
-                sender=BackfillJob, job=job, outcome="succeeded", ref=self.ref, time_field=self.fetcher.time_field
-            )
+            _close_gaps(job, self.fetcher)
             lineage_record_create(
                 ref=self.ref,
                 source_type=LineageRecord.SourceType.REST_ENDPOINT,
@@ -298,6 +368,36 @@ class _Run:
         )
 
 
+class _ArchiveJobRun(ArchiveRun, _Run):
+    """A job planned over archive files and REST ranges (`backfills.archive.runner`)."""
+
+    def __init__(self, job: BackfillJob, token: str, client: BinanceClient, on_page) -> None:
+        self.job, self.token, self.client, self.on_page = job, token, client, on_page
+        self._requests_saved = 0
+        self._weight_saved = 0
+        self._mostly_new = True
+        self.setup()
+
+
+def _close_gaps(job: BackfillJob, target, note: str = "") -> None:
+    """Announce a job's success with what it wrote (`target`: its `ref`, `time_field` and, for trade id gaps,
+    `id_kind`); the auditor closes the gaps the job was meant to fill (`audits.receivers`)."""
+    signals.job_finished.send(
+        sender=BackfillJob,
+        job=job,
+        outcome="succeeded",
+        ref=target.ref,
+        time_field=target.time_field,
+        id_kind=getattr(target, "id_kind", "aggTrade"),
+        note=note,
+    )
+
+
+def _reopen_gaps(job: BackfillJob) -> None:
+    """Announce that a job ended without its work done: the auditor reopens its gaps."""
+    signals.job_finished.send(sender=BackfillJob, job=job, outcome="failed")
+
+
 def backfill_job_run(
     *,
     job: BackfillJob,
@@ -305,18 +405,21 @@ def backfill_job_run(
     force: bool = False,
     client: BinanceClient | None = None,
     on_page: Callable[[BackfillJob], None] | None = None,
+    split: bool = False,
 ) -> BackfillJob:
     """Run (or resume) a job to its end. Binance refusing (bad symbol, ban, retries exhausted) fails the job;
-    an outage of our own stores leaves it running, to be resumed from its cursor by `resume_stale_jobs`."""
+    an outage of our own stores leaves it running, to be resumed from its cursor by `resume_stale_jobs`.
+    `split` (workers) lets a job over many archive files become per-file parts that workers share."""
     token = run_token or uuid.uuid4().hex
     if not _claim(job, token, force=force):
         logger.info("backfill job not claimed: finished, or running elsewhere", extra={"job_id": job.pk})
         return job
     client = client or BinanceClient()
-    run = _Run(job, token, client, on_page)
+    run = _ArchiveJobRun(job, token, client, on_page) if uses_archive(job) else _Run(job, token, client, on_page)
+    run.split = split
     try:
         run.execute()
-    except BinanceError as exc:
+    except (BinanceError, ArchiveError) as exc:
         run.fail(str(exc))
     except (PyMongoError, DatabaseError):
         logger.exception("backfill job interrupted by a store error; it will resume", extra={"job_id": job.pk})
@@ -327,5 +430,7 @@ def backfill_job_run(
     finally:
         client.close()
         metrics.BACKFILL_PROGRESS.remove(str(job.pk))
+        if job.parent_id:
+            parent_refresh(job.parent_id)
     job.refresh_from_db()
     return job

@@ -12,7 +12,7 @@ def run_backfill_job(self, job_id: int) -> str | None:
     job = BackfillJob.objects.filter(pk=job_id).first()
     if job is None:
         return None
-    return services.backfill_job_run(job=job, run_token=self.request.id).status
+    return services.backfill_job_run(job=job, run_token=self.request.id, split=True).status
 
 
 @shared_task(name="backfills.tasks.resume_stale_jobs")

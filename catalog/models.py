@@ -50,6 +50,7 @@ class LineageRecord(models.Model):
         NATS_SUBJECT = "nats_subject", "NATS subject"
         REST_ENDPOINT = "rest_endpoint", "REST endpoint"
         DATASET = "dataset", "Dataset"
+        ARCHIVE_FILE = "archive_file", "Archive file"
 
     class Transformation(models.TextChoices):
         INGEST = "ingest", "Ingest"

@@ -12,7 +12,7 @@ collection for an `_id` range (docs/benchmarks.md), so a range read needs the se
 
 Conventions for every row: times are UTC datetimes, prices and quantities are Decimal128 built from the exchange's
 string, digits and exponent kept (`ingestion.api.rows.decimal_text` gives back the exchange's exact text; plain
-`str()` writes very small values as `0E-8`), `source` is `stream` or `rest`, `ingested_at` is when we
+`str()` writes very small values as `0E-8`), `source` is `stream`, `rest` or `archive`, `ingested_at` is when we
 wrote it. Order-book levels stay as the exchange's `[price, quantity]` string pairs.
 """
 
@@ -22,7 +22,7 @@ from petrosa_dm.market.naming import DataType
 
 from .keys import key_fields
 
-SOURCES = ("stream", "rest")
+SOURCES = ("stream", "rest", "archive")
 
 
 class SeriesDocument(me.Document):

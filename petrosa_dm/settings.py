@@ -364,3 +364,19 @@ BOOKS_SNAPSHOT_LIMIT = env.int("BOOKS_SNAPSHOT_LIMIT", default=1000)
 BOOKS_MAX_LEVELS = env.int("BOOKS_MAX_LEVELS", default=1000)
 BOOKS_SLIPPAGE_NOTIONAL = env.float("BOOKS_SLIPPAGE_NOTIONAL", default=100_000.0)
 BOOKS_CACHE_LEVELS = env.int("BOOKS_CACHE_LEVELS", default=1_000_000)
+
+
+# --- issue 19: trade gaps by id, Binance's public archives (docs/archives.md) ---
+BINANCE_ARCHIVE_BASE_URL = env.str("BINANCE_ARCHIVE_BASE_URL", default="https://data.binance.vision")
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]["BackfillDataSourceEnum"] = "backfills.models.BackfillJob.DataSource"
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]["RowSourceEnum"] = "ingestion.documents.SOURCES"
+ARCHIVE_READ_TIMEOUT = env.float("ARCHIVE_READ_TIMEOUT", default=60.0)
+# Rows parsed and written at a time: memory stays bounded by this, whatever a file's size.
+ARCHIVE_CHUNK_ROWS = env.int("ARCHIVE_CHUNK_ROWS", default=10000)
+# Files downloaded and checked ahead of the one being written (threads, and zips on disk at once).
+ARCHIVE_PREFETCH_FILES = env.int("ARCHIVE_PREFETCH_FILES", default=2)
+ARCHIVE_DOWNLOAD_DIR = env.str("ARCHIVE_DOWNLOAD_DIR", default="") or None
+# A job planned over at least this many files is split into per-file part jobs that workers share (0: never).
+ARCHIVE_SPLIT_MIN_FILES = env.int("ARCHIVE_SPLIT_MIN_FILES", default=4)
+# Findings one reconciliation records at most (every difference is still counted).
+RECONCILE_MAX_FINDINGS = env.int("RECONCILE_MAX_FINDINGS", default=1000)

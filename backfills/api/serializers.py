@@ -34,8 +34,21 @@ class BackfillStartSerializer(serializers.Serializer):
     priority = serializers.IntegerField(
         min_value=0, max_value=10, default=5, help_text="0 (highest) to 9; the earlier version's 10 is 9."
     )
+    # issue 19: aggregate-trade id ranges and the data source
+    from_id = serializers.IntegerField(
+        min_value=0, required=False, default=None, help_text="trades only: first aggregate trade id (with to_id)."
+    )
+    to_id = serializers.IntegerField(
+        min_value=0, required=False, default=None, help_text="trades only: last aggregate trade id, inclusive."
+    )
+    source = serializers.ChoiceField(
+        choices=BackfillJob.DataSource.choices,
+        default=BackfillJob.DataSource.AUTO,
+        help_text="auto: archives for whole published days and months, REST for the rest; archive; rest.",
+    )
 
     def validate(self, attrs: dict) -> dict:
+        attrs = dict(attrs)
         for ours, earlier in (("start", "start_time"), ("end", "end_time")):
             value = attrs.pop(earlier, None)
             attrs.setdefault(ours, value)
@@ -44,6 +57,7 @@ class BackfillStartSerializer(serializers.Serializer):
         attrs["data_type"] = DATA_TYPE_ALIASES.get(attrs["data_type"], attrs["data_type"])
         attrs["timeframe"] = attrs.get("timeframe") or ""
         attrs["priority"] = min(attrs["priority"], 9)
+        attrs["data_source"] = attrs.pop("source", BackfillJob.DataSource.AUTO)
         try:
             return backfill_job_validate(**attrs)
         except InvalidBackfill as exc:
@@ -78,6 +92,11 @@ class BackfillJobSerializer(serializers.ModelSerializer):
             "progress",
             "cursor",
             "cursor_id",
+            "from_id",
+            "to_id",
+            "data_source",
+            "parent",
+            "archive_files",
             "rows_fetched",
             "rows_inserted",
             "rows_duplicate",

@@ -109,9 +109,10 @@ class BinanceTestServer:
         listed_since: datetime = datetime(2019, 9, 1, tzinfo=UTC),
         port: int = 0,
         depth_snapshots: dict[str, list[dict]] | None = None,
+        recorded_agg_trades: dict[str, list[dict]] | None = None,
     ) -> None:
         self.port = port
-        self.symbols = set(symbols)
+        self.symbols = set(symbols) | set(recorded_agg_trades or {})
         self.weight_limit = weight_limit
         self.window_seconds = window_seconds
         self.ban_after_429s = ban_after_429s
@@ -124,6 +125,11 @@ class BinanceTestServer:
         # Recorded `/fapi/v1/depth` bodies per symbol, served in order (the last one again once the rest are used),
         # so a replayed capture can be re-anchored by the exchange's own books.
         self.depth_snapshots = {symbol: deque(bodies) for symbol, bodies in (depth_snapshots or {}).items()}
+        # Real aggregate trades (REST shape: a, p, q, f, l, T, m) served instead of generated ones for their symbol.
+        self.recorded_agg_trades = {
+            symbol: sorted(trades, key=lambda trade: trade["a"])
+            for symbol, trades in (recorded_agg_trades or {}).items()
+        }
         self.requests: list[RecordedRequest] = []
         self._faults: deque[Fault] = deque()
         self._state = _State()
@@ -357,8 +363,19 @@ class BinanceTestServer:
             "m": trade_id % 2 == 0,
         }
 
+    def _recorded_agg_trades(self, trades: list[dict], params: dict[str, str], limit: int) -> list:
+        if "fromId" in params:
+            first_id = _int(params["fromId"], 0)
+            return [trade for trade in trades if trade["a"] >= first_id][:limit]
+        start_ms, end_ms = _int(params.get("startTime"), 0), _int(params.get("endTime"), 2**62)
+        if "startTime" in params and "endTime" in params and end_ms - start_ms >= 3_600_000:
+            raise ApiError(400, -1127, "More than 1 hours between startTime and endTime.")
+        return [trade for trade in trades if start_ms <= trade["T"] <= end_ms][:limit]
+
     def _agg_trades(self, symbol: str, params: dict[str, str], now_ms: int) -> list:
         limit = _limit(params, default=500, maximum=1000)
+        if symbol in self.recorded_agg_trades:
+            return self._recorded_agg_trades(self.recorded_agg_trades[symbol], params, limit)
         last_id = (now_ms - TRADE_EPOCH_MS) // self.trade_period_ms
         if "fromId" in params:
             first_id = _int(params["fromId"], 0)

@@ -1,4 +1,4 @@
-"""`manage.py backfill BTCUSDT candles --timeframe 1m --start 2024-01-01 --end 2024-01-31 --wait`
+"""`manage.py backfill BTCUSDT candles --timeframe 1m --start 2024-01-01 --end 2024-01-31 --wait [--source auto]`
 
 Without `--wait` the job is handed to a Celery worker; with it, the job runs here with a progress bar and a summary.
 `--resume ID` continues an existing job here from its cursor (e.g. after its worker was killed).
@@ -23,7 +23,7 @@ def _time(value: str):
 
 
 class Command(BaseCommand):
-    help = "Backfill one series from the Binance REST API."
+    help = "Backfill one series from Binance's archives and REST API (--source auto|archive|rest)."
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("symbol", nargs="?", help="e.g. BTCUSDT")
@@ -32,6 +32,14 @@ class Command(BaseCommand):
         parser.add_argument("--start", help="ISO-8601 or epoch milliseconds, inclusive")
         parser.add_argument("--end", help="ISO-8601 or epoch milliseconds, exclusive")
         parser.add_argument("--priority", type=int, default=5)
+        parser.add_argument(
+            "--source",
+            choices=BackfillJob.DataSource.values,
+            default=BackfillJob.DataSource.AUTO,
+            help="auto (default): Binance's archives for whole published months and days, REST for the rest",
+        )
+        parser.add_argument("--from-id", type=int, help="trades: first aggregate trade id of an id range")
+        parser.add_argument("--to-id", type=int, help="trades: last aggregate trade id of an id range")
         parser.add_argument("--wait", action="store_true", help="run the job here and wait for it to end")
         parser.add_argument("--resume", type=int, metavar="JOB_ID", help="resume an existing job here")
 
@@ -52,6 +60,9 @@ class Command(BaseCommand):
                 start=_time(options["start"]),
                 end=_time(options["end"]),
                 priority=options["priority"],
+                data_source=options["source"],
+                from_id=options["from_id"],
+                to_id=options["to_id"],
                 source="command",
                 enqueue=not options["wait"],
             )
