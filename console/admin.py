@@ -92,7 +92,7 @@ class DatasetAdmin(admin.ModelAdmin):
         for reason in reasons:
             self.message_user(request, f"No backfill started for {reason}", messages.WARNING)
         if not jobs and not reasons:
-            self.message_user(request, "No open candle or funding gaps without a running job.", messages.WARNING)
+            self.message_user(request, "No open gaps that a backfill can fill without a running job.", messages.WARNING)
 
     @admin.action(description="Recompute analytics", permissions=["view"])
     def recompute_analytics(self, request, queryset) -> None:

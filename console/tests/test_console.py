@@ -155,25 +155,35 @@ def _sequence_dataset(ref, rows):
     return dataset
 
 
-def test_trade_and_depth_sequence_gaps_offer_no_backfill_and_say_why(client, operator, mongo_db, settings):
+def test_a_trade_id_gap_offers_its_id_range_repair_and_a_depth_gap_says_why_not(client, operator, mongo_db, settings):
     settings.AUDIT_REPAIR_ENABLED = False
     trades = _sequence_dataset(
         series(DataType.TRADES, "BTCUSDT"), [agg_trade(i) for i in range(1, 200) if i not in (50, 51)]
     )
     depth = _sequence_dataset(series(DataType.DEPTH, "BTCUSDT"), [depth_update(i) for i in range(100) if i != 40])
-    for dataset, why in ((trades, "aggTrade ids by id range"), (depth, "no history of depth updates")):
-        assert Gap.objects.filter(dataset=dataset, status=Gap.Status.OPEN).count() == 1
-        html = client.get(page_url(dataset.pk)).content.decode()
-        assert 'id="backfill-open-gaps"' not in html
-        unavailable = html.split('id="repair-unavailable"')[1].split("</p>")[0]
-        assert "Backfill not available" in unavailable and why in unavailable
-        response = client.post(
-            reverse("admin:catalog_dataset_changelist"),
-            {"action": "backfill_open_gaps", "_selected_action": [dataset.pk]},
-            follow=True,
-        )
-        assert why in response.content.decode()
-    assert not BackfillJob.objects.exists()
+
+    html = client.get(page_url(trades.pk)).content.decode()
+    assert 'id="backfill-open-gaps"' in html and 'value="Backfill open gaps (1)"' in html
+    client.post(
+        reverse("admin:catalog_dataset_changelist"),
+        {"action": "backfill_open_gaps", "_selected_action": [trades.pk]},
+        follow=True,
+    )
+    job = BackfillJob.objects.get()
+    assert (job.data_type, job.from_id, job.to_id) == ("trades", 50, 51)
+
+    assert Gap.objects.filter(dataset=depth, status=Gap.Status.OPEN).count() == 1
+    html = client.get(page_url(depth.pk)).content.decode()
+    assert 'id="backfill-open-gaps"' not in html
+    unavailable = html.split('id="repair-unavailable"')[1].split("</p>")[0]
+    assert "Backfill not available" in unavailable and "no history of depth updates" in unavailable
+    response = client.post(
+        reverse("admin:catalog_dataset_changelist"),
+        {"action": "backfill_open_gaps", "_selected_action": [depth.pk]},
+        follow=True,
+    )
+    assert "no history of depth updates" in response.content.decode()
+    assert BackfillJob.objects.count() == 1
 
 
 def test_times_are_utc_with_seconds_and_ages_in_words(client, operator, audited_btc):
