@@ -328,3 +328,10 @@ LOGGING = {
     "root": {"handlers": ["stdout"], "level": LOG_LEVEL},
     "loggers": {"django.db.backends": {"level": "WARNING"}, "pymongo": {"level": "WARNING"}},
 }
+
+# --- Hardening (issue 15; docs/security.md lists every protection, its setting and its default) ---
+# Readiness results are shared for this long: concurrent probes cost one check.
+READINESS_CACHE_SECONDS = env.float("READINESS_CACHE_SECONDS", default=1.5)
+# Every store operation: socket reads and the whole operation (also sent to the server as maxTimeMS).
+MONGODB_SOCKET_TIMEOUT_MS = env.int("MONGODB_SOCKET_TIMEOUT_MS", default=10000)
+MONGODB_MAX_TIME_MS = env.int("MONGODB_MAX_TIME_MS", default=8000)
