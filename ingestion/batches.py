@@ -3,6 +3,7 @@
 Pure and synchronous (no I/O), so it is tested directly and the consumer only moves batches around.
 """
 
+import hashlib
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,9 +16,14 @@ from petrosa_dm.tracing import consumed_message_span, tracing_enabled
 from .documents import unique_key
 from .parsing import InvalidMessage, parse_message
 from .parsing.errors import ParserBug
+from .parsing.messages import MAX_REJECTIONS
 from .store import VERSION_FIELD
 
 _key_fields = cache(unique_key)
+# A dead letter keeps this much of its message's payload (with the whole payload's size and SHA-256): enough to
+# read what went wrong, never a copy of a megabyte-sized hostile message per rejected event.
+MAX_RAW_BYTES = 16 * 1024
+MAX_ERROR_CHARS = 300
 
 
 @dataclass
@@ -39,23 +45,28 @@ def batch_parse(
     payloads: list[tuple[bytes, str]],
     ingested_at: datetime,
     message_id: Callable[[int], str | None] = lambda index: None,
+    max_raw_bytes: int = MAX_RAW_BYTES,
+    max_rejections: int = MAX_REJECTIONS,
 ) -> Batch:
     """Parse (payload, subject) pairs: valid events become rows grouped by series, bad ones dead letters.
 
-    `message_id(i)` names the i-th message for good (e.g. its JetStream stream sequence): it becomes the dead
-    letter's `_id`, so a redelivered bad message is not dead-lettered twice."""
+    A message gets at most one dead letter, however many of its events were rejected: the payload once (cut at
+    `max_raw_bytes`, with its size and SHA-256), the first rejection's reason and error, and the first
+    `max_rejections` rejections by event index. `message_id(i)` names the i-th message for good (e.g. its JetStream
+    stream sequence): it becomes the dead letter's `_id`, so a redelivered bad message is not dead-lettered twice."""
     batch = Batch(messages=len(payloads))
+    limits = (max_raw_bytes, max_rejections)
     grouped: dict[SeriesRef, list[dict]] = {}
     traced = tracing_enabled()  # asked once per batch: tracing off costs nothing per message
     for index, (payload, subject) in enumerate(payloads):
         try:
-            parsed = parse_message(payload, ingested_at=ingested_at)
+            parsed = parse_message(payload, ingested_at=ingested_at, max_rejections=max_rejections)
         except InvalidMessage as exc:
-            _reject(batch, exc, payload, subject, ingested_at, message_id(index))
+            _reject(batch, [(None, exc)], 1, payload, subject, ingested_at, message_id(index), limits)
             continue
         except Exception as exc:  # no input may stop the consumer: whatever the parser missed is dead-lettered
             bug = ParserBug(f"{type(exc).__name__}: {exc}")
-            _reject(batch, bug, payload, subject, ingested_at, message_id(index))
+            _reject(batch, [(None, bug)], 1, payload, subject, ingested_at, message_id(index), limits)
             continue
         if traced:
             with consumed_message_span(parsed.trace_carrier, destination=subject, events=parsed.events):
@@ -65,9 +76,10 @@ def batch_parse(
             if series_rows is None:
                 grouped[ref] = series_rows = []
             series_rows.append(row)
-        for number, rejected in enumerate(parsed.rejected):
-            letter_id = message_id(index)
-            _reject(batch, rejected.error, rejected.raw, subject, ingested_at, letter_id and f"{letter_id}:{number}")
+        if parsed.rejected_count:
+            rejections = [(rejected.index, rejected.error) for rejected in parsed.rejected]
+            count = parsed.rejected_count
+            _reject(batch, rejections, count, payload, subject, ingested_at, message_id(index), limits)
         batch.ignored += parsed.ignored
         if parsed.published_at is not None:
             batch.published_at.append(parsed.published_at)
@@ -76,16 +88,40 @@ def batch_parse(
 
 
 def _reject(
-    batch: Batch, error: InvalidMessage, raw: bytes | str, subject: str, received_at: datetime, letter_id: str | None
+    batch: Batch,
+    rejections: list[tuple[int | None, InvalidMessage]],
+    count: int,
+    raw: bytes | str,
+    subject: str,
+    received_at: datetime,
+    letter_id: str | None,
+    limits: tuple[int, int],
 ) -> None:
-    batch.failed[error.reason] += 1
+    """One dead letter for a message: its payload once (cut to size), and why its events were rejected."""
+    max_raw_bytes, _ = limits
+    data = raw.encode("utf-8", errors="surrogateescape") if isinstance(raw, str) else raw
+    for _index, error in rejections:
+        batch.failed[error.reason] += 1
+    if count > len(rejections):  # rejections past the cap are counted under the first one's reason
+        batch.failed[rejections[0][1].reason] += count - len(rejections)
+    first = rejections[0][1]
     letter = {
-        "raw": raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else raw,
+        "raw": data[:max_raw_bytes].decode("utf-8", errors="replace"),
         "subject": subject,
-        "reason": error.reason,
-        "error": str(error),
+        "reason": first.reason,
+        "error": str(first)[:MAX_ERROR_CHARS],
         "received_at": received_at,
+        "size": len(data),
+        "sha256": hashlib.sha256(data).hexdigest(),
     }
+    if len(data) > max_raw_bytes:
+        letter["truncated"] = True
+    if rejections[0][0] is not None:  # events of an array: which ones, and why
+        letter["rejected_events"] = count
+        letter["rejections"] = [
+            {"index": index, "reason": error.reason, "error": str(error)[:MAX_ERROR_CHARS]}
+            for index, error in rejections
+        ]
     if letter_id is not None:
         letter["_id"] = letter_id
     batch.dead_letters.append(letter)

@@ -53,6 +53,9 @@ class ConsumerOptions:
     stream_max_bytes: int = 2 * 1024**3
     shutdown_grace: float = 20.0
     write_concurrency: int = 4
+    max_deliver: int = 10
+    dead_letter_max_raw_bytes: int = 16 * 1024
+    dead_letter_max_rejections: int = 100
 
     @classmethod
     def from_settings(cls, **overrides) -> "ConsumerOptions":
@@ -71,6 +74,9 @@ class ConsumerOptions:
             "stream_max_bytes": settings.NATS_STREAM_MAX_BYTES,
             "shutdown_grace": settings.CONSUMER_SHUTDOWN_GRACE_SECONDS,
             "write_concurrency": settings.CONSUMER_WRITE_CONCURRENCY,
+            "max_deliver": settings.NATS_MAX_DELIVER,
+            "dead_letter_max_raw_bytes": settings.DEAD_LETTER_MAX_RAW_BYTES,
+            "dead_letter_max_rejections": settings.DEAD_LETTER_MAX_REJECTIONS,
         }
         values.update({key: value for key, value in overrides.items() if value is not None})
         return cls(**values)
@@ -111,11 +117,22 @@ async def ensure_stream(js: JetStreamContext, options: ConsumerOptions) -> str:
 
 
 async def ensure_durable(js: JetStreamContext, stream: str, options: ConsumerOptions) -> None:
+    """The durable pull consumer, created if missing; an existing one gets the configured `max_deliver` (a message
+    that keeps failing, e.g. by crashing the consumer, must not come back for ever)."""
     try:
-        await js.consumer_info(stream, options.durable)
-        return
+        info = await js.consumer_info(stream, options.durable)
     except NotFoundError:
-        pass
+        info = None
+    if info is not None:
+        if info.config.max_deliver != options.max_deliver:
+            config = info.config
+            config.max_deliver = options.max_deliver
+            try:  # the server updates a durable created again with an editable field changed
+                await js.add_consumer(stream, config)
+                logger.info("durable consumer updated", extra={"max_deliver": options.max_deliver})
+            except nats.errors.Error as exc:
+                logger.warning("could not set max_deliver on the existing durable: %s", exc)
+        return
     await js.add_consumer(
         stream,
         ConsumerConfig(
@@ -124,6 +141,7 @@ async def ensure_durable(js: JetStreamContext, stream: str, options: ConsumerOpt
             deliver_policy=DeliverPolicy.ALL,
             ack_wait=options.ack_wait,
             max_ack_pending=options.max_ack_pending,
+            max_deliver=options.max_deliver,
             filter_subject=options.subject,
         ),
     )
@@ -176,6 +194,7 @@ class Consumer:
             )
             await fetcher.start()
             writer = asyncio.create_task(self._write_loop())
+            heartbeat = asyncio.create_task(self._heartbeat())
             try:
                 await self._fetch_loop(fetcher)
                 # Messages the server sent before it saw us stop are in hand too: written and acked like the rest.
@@ -186,6 +205,7 @@ class Consumer:
             finally:
                 await self._queue.put(None)
                 await writer
+                heartbeat.cancel()
         finally:
             await self._close(nc)
             if self._executor is not None:
@@ -257,17 +277,68 @@ class Consumer:
                 self._slots.release()
 
     async def _hand_over(self, msgs: list[Msg]) -> None:
-        """Parse a batch and queue it for the writer (the caller holds a slot for it)."""
+        """Parse a batch and queue it for the writer (the caller holds a slot for it).
+
+        Parsing runs in a thread, so the heartbeat keeps the batch in progress however long a hostile message
+        takes to parse."""
         started = perf_counter()
         self._in_hand[id(msgs)] = msgs
         metrics.messages_received.inc(len(msgs))
         metrics.batch_size.observe(len(msgs))
-        batch = batch_parse(
+        await self._last_delivery(msgs)
+        batch = await asyncio.to_thread(
+            batch_parse,
             payloads=[(msg.data, msg.subject) for msg in msgs],
             ingested_at=utcnow(),
             message_id=lambda index: _message_id(msgs[index]),
+            max_raw_bytes=self.options.dead_letter_max_raw_bytes,
+            max_rejections=self.options.dead_letter_max_rejections,
         )
         await self._queue.put((msgs, batch, started))
+
+    async def _last_delivery(self, msgs: list[Msg]) -> None:
+        """A message on its last delivery (`max_deliver`) was handed out that often without being acked: it may be
+        what keeps crashing the consumer. It is dead-lettered (reason `max_deliver`) before it is parsed, so it is
+        on record even if this attempt fails too; its good rows are still stored if the attempt succeeds."""
+        last = [msg for msg in msgs if _deliveries(msg) >= self.options.max_deliver]
+        if not last:
+            return
+        from .services import dead_letters_store
+
+        letters = [self._max_deliver_letter(msg) for msg in last]
+        try:
+            await asyncio.to_thread(dead_letters_store, letters=letters)
+        except Exception as exc:  # the store is down: the batch's own write retries it anyway
+            logger.warning("could not dead-letter %d messages at their last delivery: %s", len(letters), exc)
+        metrics.messages_failed.labels("max_deliver").inc(len(last))
+
+    def _max_deliver_letter(self, msg: Msg) -> dict:
+        import hashlib
+
+        data = msg.data
+        limit = self.options.dead_letter_max_raw_bytes
+        letter = {
+            "raw": data[:limit].decode("utf-8", errors="replace"),
+            "subject": msg.subject,
+            "reason": "max_deliver",
+            "error": f"delivered {_deliveries(msg)} times without being acked",
+            "received_at": utcnow(),
+            "size": len(data),
+            "sha256": hashlib.sha256(data).hexdigest(),
+        }
+        if len(data) > limit:
+            letter["truncated"] = True
+        message_id = _message_id(msg)
+        if message_id is not None:
+            letter["_id"] = f"{message_id}:max_deliver"
+        return letter
+
+    async def _heartbeat(self) -> None:
+        """Every third of the ack wait, mark the messages in hand as in progress: a long parse or write must not
+        make JetStream hand them to another replica (or to us again) while we work on them."""
+        while True:
+            await asyncio.sleep(max(self.options.ack_wait / 3, 0.5))
+            await self._mark_in_progress()
 
     async def _write_loop(self) -> None:
         while (item := await self._queue.get()) is not None:
@@ -309,6 +380,9 @@ class Consumer:
             retry_state.upcoming_sleep,
             retry_state.outcome.exception() if retry_state.outcome else "",
         )
+        await self._mark_in_progress()
+
+    async def _mark_in_progress(self) -> None:
         for msgs in list(self._in_hand.values()):
             for msg in msgs:
                 try:
@@ -344,6 +418,13 @@ class Consumer:
             metrics.messages_failed.labels(reason).inc(count)
         for published_at in batch.published_at:
             metrics.publish_lag_seconds.observe((now - published_at).total_seconds())
+
+
+def _deliveries(msg: Msg) -> int:
+    try:
+        return msg.metadata.num_delivered or 1
+    except Exception:
+        return 1
 
 
 def _message_id(msg: Msg) -> str | None:

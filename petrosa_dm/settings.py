@@ -335,3 +335,8 @@ READINESS_CACHE_SECONDS = env.float("READINESS_CACHE_SECONDS", default=1.5)
 # Every store operation: socket reads and the whole operation (also sent to the server as maxTimeMS).
 MONGODB_SOCKET_TIMEOUT_MS = env.int("MONGODB_SOCKET_TIMEOUT_MS", default=10000)
 MONGODB_MAX_TIME_MS = env.int("MONGODB_MAX_TIME_MS", default=8000)
+# Dead letters: one per message, its payload cut at this size (with the whole size and SHA-256), and at most this
+# many rejected events listed; the consumer gives a message up after this many deliveries (dead letter max_deliver).
+DEAD_LETTER_MAX_RAW_BYTES = env.int("DEAD_LETTER_MAX_RAW_BYTES", default=16 * 1024)
+DEAD_LETTER_MAX_REJECTIONS = env.int("DEAD_LETTER_MAX_REJECTIONS", default=100)
+NATS_MAX_DELIVER = env.int("NATS_MAX_DELIVER", default=10)

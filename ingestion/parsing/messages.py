@@ -20,13 +20,17 @@ from petrosa_dm.tracing import trace_carrier
 from .errors import InvalidJson, InvalidMessage, NoEvent, ParserBug, WrongType
 from .events import BUILDERS, Context, Rows
 
+# Rejections kept per message (each with its event's index and error); the rest are only counted. A hostile
+# message of 40,000 bad events must cost the consumer neither memory nor a dead letter per event (issue 15).
+MAX_REJECTIONS = 100
 
-@dataclass
+
+@dataclass(slots=True)
 class Rejected:
-    """One event of an array payload that could not be stored."""
+    """One event of an array payload that could not be stored: its index in the array and why."""
 
     error: InvalidMessage
-    raw: str
+    index: int
 
 
 @dataclass(slots=True)
@@ -34,12 +38,13 @@ class ParsedMessage:
     rows: Rows = field(default_factory=list)
     events: int = 0
     ignored: int = 0
-    rejected: list[Rejected] = field(default_factory=list)
+    rejected: list[Rejected] = field(default_factory=list)  # the first MAX_REJECTIONS
+    rejected_count: int = 0  # every rejected event, kept or not
     published_at: datetime | None = None
     trace_carrier: dict | None = None  # the publisher's W3C trace context, when the envelope carries one
 
 
-def parse_message(raw: bytes | str, *, ingested_at: datetime) -> ParsedMessage:
+def parse_message(raw: bytes | str, *, ingested_at: datetime, max_rejections: int = MAX_REJECTIONS) -> ParsedMessage:
     """The rows of one message; raises InvalidMessage (with its `reason`) when nothing in it can be stored."""
     try:
         payload = orjson.loads(raw)
@@ -53,21 +58,14 @@ def parse_message(raw: bytes | str, *, ingested_at: datetime) -> ParsedMessage:
     if len(events) == 1:
         _add(parsed, events[0], context)
         return parsed
-    for event in events:
+    for index, event in enumerate(events):
         try:
             _add(parsed, event, context)
         except InvalidMessage as exc:
-            parsed.rejected.append(Rejected(error=exc, raw=_event_text(event, raw)))
+            parsed.rejected_count += 1
+            if len(parsed.rejected) < max_rejections:
+                parsed.rejected.append(Rejected(error=exc, index=index))
     return parsed
-
-
-def _event_text(event: object, message: bytes | str) -> str:
-    """One event of an array as text for its dead letter; the whole message when the event cannot be written
-    back (orjson reads 1024 levels of nesting but writes only 254)."""
-    try:
-        return orjson.dumps(event).decode()
-    except orjson.JSONEncodeError:
-        return message.decode("utf-8", errors="replace") if isinstance(message, bytes) else message
 
 
 def _unwrap(payload: object) -> tuple[list, str | None, datetime | None]:
