@@ -160,6 +160,8 @@ class Consumer:
         self.sink: Sink = sink or self.store_batch
         self._stopping = asyncio.Event()
         self._stop_requested_at: float | None = None
+        # True once a batch was left for redelivery at shutdown: a store thread may still be stuck in its write.
+        self.abandoned = False
         self._closing = False
         # Batches fetched and not yet acked, by identity (list.remove would compare the messages one by one).
         self._in_hand: dict[int, list[Msg]] = {}
@@ -350,7 +352,30 @@ class Consumer:
             self._slots.release()
 
     async def _write(self, msgs: list[Msg], batch: Batch) -> bool:
-        """Write the batch, retrying while the store fails; False only when stopping ran out of grace time."""
+        """Write the batch, retrying while the store fails; False only when stopping ran out of grace time.
+
+        The grace bounds the attempt in flight too: a stalled store holds a write until its time limit, and the
+        stop must not wait for that (the batch is left unacked, for redelivery)."""
+        writing = asyncio.create_task(self._write_retrying(batch))
+        stopping = asyncio.create_task(self._stopping.wait())
+        await asyncio.wait({writing, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        if not writing.done() and self._stop_requested_at is not None:
+            remaining = self.options.shutdown_grace - (perf_counter() - self._stop_requested_at)
+            await asyncio.wait({writing}, timeout=max(0.0, remaining))
+        stopping.cancel()
+        if not writing.done():
+            writing.cancel()
+            self.abandoned = True
+            logger.error("store still failing at shutdown; %d messages left for redelivery", len(msgs))
+            return False
+        error = writing.exception()
+        if error is not None:
+            self.abandoned = True
+            logger.error("store still failing at shutdown; %d messages left for redelivery: %s", len(msgs), error)
+            return False
+        return True
+
+    async def _write_retrying(self, batch: Batch) -> None:
         retrying = AsyncRetrying(
             # Any failure, not only the store's: a batch is never dropped, and the metrics show the retries.
             retry=retry_if_exception_type(Exception),
@@ -359,14 +384,9 @@ class Consumer:
             before_sleep=self._keep_in_progress,
             reraise=True,
         )
-        try:
-            async for attempt in retrying:
-                with attempt:
-                    await self.sink(batch)
-        except Exception as exc:
-            logger.error("store still failing at shutdown; %d messages left for redelivery: %s", len(msgs), exc)
-            return False
-        return True
+        async for attempt in retrying:
+            with attempt:
+                await self.sink(batch)
 
     def _out_of_grace(self, retry_state: RetryCallState) -> bool:
         started = self._stop_requested_at

@@ -9,17 +9,22 @@ mongoengine owns the client (registered once from MONGODB_URL, timezone-aware, s
 pymongo directly (bulk writes, aggregations) asks this module for the same client, so each process holds one pool.
 """
 
+import time
+
 import mongoengine
 import pymongo
 from django.conf import settings
 from pymongo import MongoClient
 from pymongo.database import Database
+from pymongo.errors import ConnectionFailure
 
 DEFAULT_DATABASE = "petrosa_dm"
 
 
-def register_connection() -> None:
+def register_connection(*, max_time_ms: int | None = None) -> None:
+    """`max_time_ms` replaces MONGODB_MAX_TIME_MS (Celery workers run long scans: MONGODB_WORKER_MAX_TIME_MS)."""
     # connect=False keeps the client lazy, so forking servers (gunicorn, Celery prefork) fork before connecting.
+    max_time_ms = settings.MONGODB_MAX_TIME_MS if max_time_ms is None else max_time_ms
     mongoengine.disconnect()
     mongoengine.connect(
         host=settings.MONGODB_URL,
@@ -27,14 +32,34 @@ def register_connection() -> None:
         uuidRepresentation="standard",
         serverSelectionTimeoutMS=settings.MONGODB_TIMEOUT_MS,
         connectTimeoutMS=settings.MONGODB_TIMEOUT_MS,
-        socketTimeoutMS=settings.MONGODB_SOCKET_TIMEOUT_MS,
-        timeoutMS=settings.MONGODB_MAX_TIME_MS,
+        # A socket read never outlives the operation's own time limit.
+        socketTimeoutMS=max(settings.MONGODB_SOCKET_TIMEOUT_MS, max_time_ms + 2000),
+        timeoutMS=max_time_ms,
         connect=False,
     )
 
 
 def client() -> MongoClient:
     return mongoengine.get_connection()
+
+
+class StoreUnavailable(ConnectionFailure):
+    """The store timed out moments ago: answer at once instead of holding another thread for the full timeout."""
+
+
+# Monotonic time until which API reads fail fast (set by the API's error handler after a store timeout).
+_unavailable_until = 0.0
+
+
+def mark_unavailable() -> None:
+    global _unavailable_until
+    _unavailable_until = time.monotonic() + settings.MONGODB_FAIL_FAST_SECONDS
+
+
+def fail_fast() -> None:
+    """Raise StoreUnavailable while the store is known to be stalled (API requests; see mark_unavailable)."""
+    if time.monotonic() < _unavailable_until:
+        raise StoreUnavailable("the store timed out moments ago; retry shortly")
 
 
 def database() -> Database:

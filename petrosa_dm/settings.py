@@ -340,3 +340,10 @@ MONGODB_MAX_TIME_MS = env.int("MONGODB_MAX_TIME_MS", default=8000)
 DEAD_LETTER_MAX_RAW_BYTES = env.int("DEAD_LETTER_MAX_RAW_BYTES", default=16 * 1024)
 DEAD_LETTER_MAX_REJECTIONS = env.int("DEAD_LETTER_MAX_REJECTIONS", default=100)
 NATS_MAX_DELIVER = env.int("NATS_MAX_DELIVER", default=10)
+# Celery tasks scan whole series: their store operations get this limit instead of MONGODB_MAX_TIME_MS.
+MONGODB_WORKER_MAX_TIME_MS = env.int("MONGODB_WORKER_MAX_TIME_MS", default=300_000)
+# After a store timeout, API reads answer 503 at once for this long instead of each holding a thread.
+MONGODB_FAIL_FAST_SECONDS = env.float("MONGODB_FAIL_FAST_SECONDS", default=5.0)
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.middleware.common.CommonMiddleware"), "petrosa_dm.hardening.StoreFailFastMiddleware"
+)

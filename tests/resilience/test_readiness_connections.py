@@ -10,8 +10,6 @@ the leak to pass the limit several times over) so the suite stays short.
 """
 
 import os
-import subprocess
-import sys
 import threading
 import time
 import urllib.error
@@ -20,9 +18,7 @@ from urllib.parse import urlparse
 
 import pytest
 
-from petrosa_dm.testing.services import free_port
-
-from .conftest import PROJECT
+from .web import gunicorn
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -65,31 +61,10 @@ def low_max_connections():
 
 @pytest.fixture
 def web(mongo_available, tmp_path):
-    port = free_port()
-    env = os.environ | {
-        "DATABASE_URL": DATABASE_URL,
-        "READINESS_REQUIRED": "database,mongodb",
-        "CELERY_BROKER_URL": os.environ.get("CELERY_BROKER_URL", "memory://"),
-        "LOG_LEVEL": "WARNING",
-    }
-    log = (tmp_path / "gunicorn.log").open("w")
-    command = [sys.executable, "-m", "gunicorn", "petrosa_dm.wsgi", "--bind", f"127.0.0.1:{port}"]
-    command += ["--workers", "2", "--threads", "4", "--timeout", "60"]
-    process = subprocess.Popen(command, cwd=PROJECT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            urllib.request.urlopen(f"{url}/health/liveness", timeout=2).read()
-            break
-        except OSError:
-            if time.monotonic() > deadline or process.poll() is not None:
-                process.kill()
-                raise AssertionError((tmp_path / "gunicorn.log").read_text()[-3000:]) from None
-            time.sleep(0.3)
-    yield url
-    process.terminate()
-    process.wait(timeout=30)
+    env = {"DATABASE_URL": DATABASE_URL, "READINESS_REQUIRED": "database,mongodb"}
+    env["CELERY_BROKER_URL"] = os.environ.get("CELERY_BROKER_URL", "memory://")
+    with gunicorn(tmp_path / "gunicorn.log", **env) as url:
+        yield url
 
 
 def test_twenty_concurrent_readiness_probers_neither_leak_connections_nor_see_503(low_max_connections, web):
