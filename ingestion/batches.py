@@ -47,6 +47,7 @@ def batch_parse(
     message_id: Callable[[int], str | None] = lambda index: None,
     max_raw_bytes: int = MAX_RAW_BYTES,
     max_rejections: int = MAX_REJECTIONS,
+    known_symbols: frozenset[str] | None = None,
 ) -> Batch:
     """Parse (payload, subject) pairs: valid events become rows grouped by series, bad ones dead letters.
 
@@ -60,7 +61,9 @@ def batch_parse(
     traced = tracing_enabled()  # asked once per batch: tracing off costs nothing per message
     for index, (payload, subject) in enumerate(payloads):
         try:
-            parsed = parse_message(payload, ingested_at=ingested_at, max_rejections=max_rejections)
+            parsed = parse_message(
+                payload, ingested_at=ingested_at, max_rejections=max_rejections, known_symbols=known_symbols
+            )
         except InvalidMessage as exc:
             _reject(batch, [(None, exc)], 1, payload, subject, ingested_at, message_id(index), limits)
             continue

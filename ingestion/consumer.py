@@ -28,6 +28,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, DiscardPolicy,
 from nats.js.errors import NotFoundError
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential
 
+from petrosa_dm.market import symbols
 from petrosa_dm.market.timeutils import utcnow
 
 from . import metrics
@@ -288,6 +289,8 @@ class Consumer:
         metrics.messages_received.inc(len(msgs))
         metrics.batch_size.observe(len(msgs))
         await self._last_delivery(msgs)
+        # Read from the store at most every SYMBOLS_CACHE_SECONDS; an unknown symbol creates nothing.
+        known = await asyncio.to_thread(symbols.known_symbols)
         batch = await asyncio.to_thread(
             batch_parse,
             payloads=[(msg.data, msg.subject) for msg in msgs],
@@ -295,6 +298,7 @@ class Consumer:
             message_id=lambda index: _message_id(msgs[index]),
             max_raw_bytes=self.options.dead_letter_max_raw_bytes,
             max_rejections=self.options.dead_letter_max_rejections,
+            known_symbols=known,
         )
         await self._queue.put((msgs, batch, started))
 

@@ -347,3 +347,9 @@ MONGODB_FAIL_FAST_SECONDS = env.float("MONGODB_FAIL_FAST_SECONDS", default=5.0)
 MIDDLEWARE.insert(
     MIDDLEWARE.index("django.middleware.common.CommonMiddleware"), "petrosa_dm.hardening.StoreFailFastMiddleware"
 )
+# Known symbols (petrosa_dm.market.symbols): the exchange's list cached in the store, refreshed on this schedule,
+# read by each process at most this often; the fallback when no list was ever fetched; extras an admin allows.
+SYMBOLS_REFRESH_INTERVAL = env.int("SYMBOLS_REFRESH_INTERVAL", default=3600)
+SYMBOLS_CACHE_SECONDS = env.float("SYMBOLS_CACHE_SECONDS", default=60.0)
+SYMBOLS_FALLBACK = env.list("SYMBOLS_FALLBACK", default=[])
+SYMBOLS_ALLOWED_EXTRA = env.list("SYMBOLS_ALLOWED_EXTRA", default=[])

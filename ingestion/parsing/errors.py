@@ -34,6 +34,12 @@ class InvalidName(InvalidMessage):
     reason = "invalid_name"
 
 
+class UnknownSymbol(InvalidMessage):
+    """A well-formed symbol the exchange does not list (petrosa_dm.market.symbols): it must create nothing."""
+
+    reason = "unknown_symbol"
+
+
 class NonPositivePrice(InvalidMessage):
     reason = "non_positive_price"
 
@@ -52,5 +58,15 @@ class ParserBug(InvalidMessage):
 
 REASONS = tuple(
     cls.reason
-    for cls in (InvalidJson, NoEvent, MissingField, WrongType, InvalidName, NonPositivePrice, ImpossibleTime, ParserBug)
+    for cls in (
+        InvalidJson,
+        NoEvent,
+        MissingField,
+        WrongType,
+        InvalidName,
+        UnknownSymbol,
+        NonPositivePrice,
+        ImpossibleTime,
+        ParserBug,
+    )
 )

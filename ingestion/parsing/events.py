@@ -28,6 +28,7 @@ Rows = list[tuple[SeriesRef, dict]]
 class Context:
     ingested_at: datetime
     stream: str | None = None
+    known_symbols: frozenset[str] | None = None  # None: no list to check against (petrosa_dm.market.symbols)
 
 
 _refs: dict[tuple, SeriesRef] = {}

@@ -17,7 +17,7 @@ import orjson
 from petrosa_dm.market.timeutils import InvalidTime, parse_time
 from petrosa_dm.tracing import trace_carrier
 
-from .errors import InvalidJson, InvalidMessage, NoEvent, ParserBug, WrongType
+from .errors import InvalidJson, InvalidMessage, NoEvent, ParserBug, UnknownSymbol, WrongType
 from .events import BUILDERS, Context, Rows
 
 # Rejections kept per message (each with its event's index and error); the rest are only counted. A hostile
@@ -44,7 +44,13 @@ class ParsedMessage:
     trace_carrier: dict | None = None  # the publisher's W3C trace context, when the envelope carries one
 
 
-def parse_message(raw: bytes | str, *, ingested_at: datetime, max_rejections: int = MAX_REJECTIONS) -> ParsedMessage:
+def parse_message(
+    raw: bytes | str,
+    *,
+    ingested_at: datetime,
+    max_rejections: int = MAX_REJECTIONS,
+    known_symbols: frozenset[str] | None = None,
+) -> ParsedMessage:
     """The rows of one message; raises InvalidMessage (with its `reason`) when nothing in it can be stored."""
     try:
         payload = orjson.loads(raw)
@@ -54,7 +60,7 @@ def parse_message(raw: bytes | str, *, ingested_at: datetime, max_rejections: in
     parsed = ParsedMessage(events=len(events), published_at=published_at)
     if type(payload) is dict and published_at is not None:
         parsed.trace_carrier = trace_carrier(payload)
-    context = Context(ingested_at=ingested_at, stream=stream)
+    context = Context(ingested_at=ingested_at, stream=stream, known_symbols=known_symbols)
     if len(events) == 1:
         _add(parsed, events[0], context)
         return parsed
@@ -123,6 +129,11 @@ def _add(parsed: ParsedMessage, event: object, context: Context) -> None:
         raise
     except Exception as exc:  # a parser bug must not stop the consumer: the message is dead-lettered instead
         raise ParserBug(f"{type(exc).__name__}: {exc}") from exc
+    known = context.known_symbols
+    if known is not None:
+        for ref, _row in rows:
+            if ref.symbol not in known:
+                raise UnknownSymbol(f"symbol {ref.symbol} is not listed by the exchange")
     if rows:
         parsed.rows.extend(rows)
     else:
