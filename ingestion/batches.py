@@ -7,7 +7,7 @@ import hashlib
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import cache
 
 from petrosa_dm.market.naming import SeriesRef
@@ -16,7 +16,7 @@ from petrosa_dm.tracing import consumed_message_span, tracing_enabled
 from .documents import unique_key
 from .parsing import InvalidMessage, parse_message
 from .parsing.errors import ParserBug
-from .parsing.messages import MAX_REJECTIONS
+from .parsing.messages import MAX_FUTURE_SKEW, MAX_REJECTIONS
 from .store import VERSION_FIELD
 
 _key_fields = cache(unique_key)
@@ -48,6 +48,7 @@ def batch_parse(
     max_raw_bytes: int = MAX_RAW_BYTES,
     max_rejections: int = MAX_REJECTIONS,
     known_symbols: frozenset[str] | None = None,
+    max_future_skew: timedelta = MAX_FUTURE_SKEW,
 ) -> Batch:
     """Parse (payload, subject) pairs: valid events become rows grouped by series, bad ones dead letters.
 
@@ -62,7 +63,11 @@ def batch_parse(
     for index, (payload, subject) in enumerate(payloads):
         try:
             parsed = parse_message(
-                payload, ingested_at=ingested_at, max_rejections=max_rejections, known_symbols=known_symbols
+                payload,
+                ingested_at=ingested_at,
+                max_rejections=max_rejections,
+                known_symbols=known_symbols,
+                max_future_skew=max_future_skew,
             )
         except InvalidMessage as exc:
             _reject(batch, [(None, exc)], 1, payload, subject, ingested_at, message_id(index), limits)

@@ -18,6 +18,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import timedelta
 from time import perf_counter
 
 import nats
@@ -57,6 +58,7 @@ class ConsumerOptions:
     max_deliver: int = 10
     dead_letter_max_raw_bytes: int = 16 * 1024
     dead_letter_max_rejections: int = 100
+    max_future_skew: float = 300.0
 
     @classmethod
     def from_settings(cls, **overrides) -> "ConsumerOptions":
@@ -78,6 +80,7 @@ class ConsumerOptions:
             "max_deliver": settings.NATS_MAX_DELIVER,
             "dead_letter_max_raw_bytes": settings.DEAD_LETTER_MAX_RAW_BYTES,
             "dead_letter_max_rejections": settings.DEAD_LETTER_MAX_REJECTIONS,
+            "max_future_skew": settings.INGEST_MAX_FUTURE_SKEW_SECONDS,
         }
         values.update({key: value for key, value in overrides.items() if value is not None})
         return cls(**values)
@@ -299,6 +302,7 @@ class Consumer:
             max_raw_bytes=self.options.dead_letter_max_raw_bytes,
             max_rejections=self.options.dead_letter_max_rejections,
             known_symbols=known,
+            max_future_skew=timedelta(seconds=self.options.max_future_skew),
         )
         await self._queue.put((msgs, batch, started))
 

@@ -353,3 +353,5 @@ SYMBOLS_REFRESH_INTERVAL = env.int("SYMBOLS_REFRESH_INTERVAL", default=3600)
 SYMBOLS_CACHE_SECONDS = env.float("SYMBOLS_CACHE_SECONDS", default=60.0)
 SYMBOLS_FALLBACK = env.list("SYMBOLS_FALLBACK", default=[])
 SYMBOLS_ALLOWED_EXTRA = env.list("SYMBOLS_ALLOWED_EXTRA", default=[])
+# Event times (and candle open / trade times) further than this past now are rejected (dead letter impossible_time).
+INGEST_MAX_FUTURE_SKEW_SECONDS = env.float("INGEST_MAX_FUTURE_SKEW_SECONDS", default=300.0)

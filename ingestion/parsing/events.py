@@ -29,6 +29,7 @@ class Context:
     ingested_at: datetime
     stream: str | None = None
     known_symbols: frozenset[str] | None = None  # None: no list to check against (petrosa_dm.market.symbols)
+    latest: datetime | None = None  # event times past this are rejected (now plus the allowed clock skew)
 
 
 _refs: dict[tuple, SeriesRef] = {}

@@ -10,15 +10,21 @@ cost the other three hundred symbols their update.
 """
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import orjson
 
 from petrosa_dm.market.timeutils import InvalidTime, parse_time
 from petrosa_dm.tracing import trace_carrier
 
-from .errors import InvalidJson, InvalidMessage, NoEvent, ParserBug, UnknownSymbol, WrongType
+from .errors import ImpossibleTime, InvalidJson, InvalidMessage, NoEvent, ParserBug, UnknownSymbol, WrongType
 from .events import BUILDERS, Context, Rows
+
+# Event times further than this past the time of parsing are rejected: one candle dated 2099 would otherwise become
+# the newest row of its series and spoil its health figures (issue 15, finding 6).
+MAX_FUTURE_SKEW = timedelta(minutes=5)
+# The times of a row that say when it happened (a funding row's next funding time is in the future by design).
+HAPPENED_AT = ("event_time", "open_time", "trade_time")
 
 # Rejections kept per message (each with its event's index and error); the rest are only counted. A hostile
 # message of 40,000 bad events must cost the consumer neither memory nor a dead letter per event (issue 15).
@@ -50,6 +56,7 @@ def parse_message(
     ingested_at: datetime,
     max_rejections: int = MAX_REJECTIONS,
     known_symbols: frozenset[str] | None = None,
+    max_future_skew: timedelta = MAX_FUTURE_SKEW,
 ) -> ParsedMessage:
     """The rows of one message; raises InvalidMessage (with its `reason`) when nothing in it can be stored."""
     try:
@@ -60,7 +67,9 @@ def parse_message(
     parsed = ParsedMessage(events=len(events), published_at=published_at)
     if type(payload) is dict and published_at is not None:
         parsed.trace_carrier = trace_carrier(payload)
-    context = Context(ingested_at=ingested_at, stream=stream, known_symbols=known_symbols)
+    context = Context(
+        ingested_at=ingested_at, stream=stream, known_symbols=known_symbols, latest=ingested_at + max_future_skew
+    )
     if len(events) == 1:
         _add(parsed, events[0], context)
         return parsed
@@ -129,11 +138,15 @@ def _add(parsed: ParsedMessage, event: object, context: Context) -> None:
         raise
     except Exception as exc:  # a parser bug must not stop the consumer: the message is dead-lettered instead
         raise ParserBug(f"{type(exc).__name__}: {exc}") from exc
-    known = context.known_symbols
-    if known is not None:
-        for ref, _row in rows:
-            if ref.symbol not in known:
-                raise UnknownSymbol(f"symbol {ref.symbol} is not listed by the exchange")
+    known, latest = context.known_symbols, context.latest
+    for ref, row in rows:
+        if known is not None and ref.symbol not in known:
+            raise UnknownSymbol(f"symbol {ref.symbol} is not listed by the exchange")
+        if latest is not None:
+            for name in HAPPENED_AT:
+                moment = row.get(name)
+                if moment is not None and moment > latest:
+                    raise ImpossibleTime(f"{name} {moment.isoformat()} is in the future (after {latest.isoformat()})")
     if rows:
         parsed.rows.extend(rows)
     else:
