@@ -10,6 +10,7 @@ from django.core.management.base import BaseCommand
 from prometheus_client import start_http_server
 
 from ingestion.consumer import Consumer, ConsumerOptions, tune_gc
+from petrosa_dm.redaction import redact_url
 from petrosa_dm.tracing import setup_tracing
 
 
@@ -31,7 +32,7 @@ class Command(BaseCommand):
         setup_tracing("consumer")
         consumer_options = ConsumerOptions.from_settings(batch_size=batch_size)
         self.stdout.write(
-            f"consuming {consumer_options.subject} from {consumer_options.nats_url} "
+            f"consuming {consumer_options.subject} from {redact_url(consumer_options.nats_url)} "
             f"(durable {consumer_options.durable}, metrics on :{metrics_port or 'off'})"
         )
         tune_gc()
