@@ -8,7 +8,7 @@ cursor. After every page the cursor, counters and heartbeat are saved: a crashed
 import logging
 import uuid
 from collections.abc import Callable, Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 
 from django.conf import settings
@@ -21,6 +21,8 @@ from audits.models import Gap
 from catalog.models import LineageRecord
 from catalog.services import lineage_record_create
 from ingestion.store import write_rows
+from petrosa_dm.market import symbols
+from petrosa_dm.market.intervals import interval_delta
 from petrosa_dm.market.naming import InvalidName, normalize_interval, normalize_symbol
 from petrosa_dm.market.timeutils import MIN_VALID, ensure_utc, utcnow
 
@@ -70,6 +72,9 @@ def backfill_job_validate(
         raise InvalidBackfill("start", f"must be after {MIN_VALID.date()}")
     if start >= end:
         raise InvalidBackfill("end", "must be after start")
+    _check_bounds(data_type, timeframe, start, end)
+    if not symbols.is_known(symbol):
+        raise InvalidBackfill("symbol", f"{symbol} is not listed by the exchange")
     if not 0 <= priority <= 9:
         raise InvalidBackfill("priority", "must be between 0 (highest) and 9")
     return {
@@ -80,6 +85,38 @@ def backfill_job_validate(
         "end": end,
         "priority": priority,
     }
+
+
+def _check_bounds(data_type: str, timeframe: str, start: datetime, end: datetime) -> None:
+    """Nothing to fetch lies in the future, and one job stays a bounded amount of work (issue 15, finding 8): a
+    trades job from 2030 to 9999 was about 70 million empty requests."""
+    now = utcnow()
+    if start > now:
+        raise InvalidBackfill("start", "must not be in the future")
+    if end > now + timedelta(seconds=settings.BACKFILL_FUTURE_TOLERANCE_SECONDS):
+        raise InvalidBackfill("end", "must not be past now")
+    if data_type == BackfillJob.DataType.CANDLES:
+        candles = (end - start) / interval_delta(timeframe)
+        if candles > settings.BACKFILL_MAX_CANDLES:
+            raise InvalidBackfill(
+                "end", f"spans {candles:,.0f} {timeframe} candles; at most {settings.BACKFILL_MAX_CANDLES:,} per job"
+            )
+        return
+    days = settings.BACKFILL_MAX_SPAN_DAYS.get(data_type)
+    if days is not None and end - start > timedelta(days=days):
+        raise InvalidBackfill("end", f"a {data_type} job spans at most {days} days")
+
+
+def _active_twin(fields: dict) -> BackfillJob | None:
+    """A pending or running job asking for exactly the same rows: queuing it again would fetch them twice."""
+    return (
+        BackfillJob.objects.filter(
+            **{name: fields[name] for name in ("symbol", "data_type", "timeframe", "start", "end")}
+        )
+        .filter(status__in=(Status.PENDING, Status.RUNNING))
+        .order_by("pk")
+        .first()
+    )
 
 
 def backfill_job_create(
@@ -103,6 +140,14 @@ def backfill_job_create(
     if requested_by is not None and not getattr(requested_by, "is_authenticated", False):
         requested_by = None
     with transaction.atomic():
+        twin = _active_twin(fields)
+        if twin is not None:
+            # The identical active job is returned (`reused`), with the gaps linked to it; nothing is queued again.
+            twin.reused = True
+            for gap in gaps:
+                gap.backfill_job, gap.status = twin, Gap.Status.BACKFILLING
+                gap.save(update_fields=["backfill_job", "status", "last_checked"])
+            return twin
         job = BackfillJob.objects.create(**fields, requested_by=requested_by, source=source)
         for gap in gaps:
             gap.backfill_job, gap.status = job, Gap.Status.BACKFILLING

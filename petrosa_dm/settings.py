@@ -355,3 +355,12 @@ SYMBOLS_FALLBACK = env.list("SYMBOLS_FALLBACK", default=[])
 SYMBOLS_ALLOWED_EXTRA = env.list("SYMBOLS_ALLOWED_EXTRA", default=[])
 # Event times (and candle open / trade times) further than this past now are rejected (dead letter impossible_time).
 INGEST_MAX_FUTURE_SKEW_SECONDS = env.float("INGEST_MAX_FUTURE_SKEW_SECONDS", default=300.0)
+# Backfill bounds: candles per job (1,000,000 is about 1.9 years of 1m candles), days per job of the other types,
+# and how far past now `end` may reach (clock skew).
+BACKFILL_MAX_CANDLES = env.int("BACKFILL_MAX_CANDLES", default=1_000_000)
+BACKFILL_MAX_SPAN_DAYS = {
+    "trades": env.int("BACKFILL_MAX_TRADES_DAYS", default=31),
+    "funding_rates": env.int("BACKFILL_MAX_FUNDING_DAYS", default=3660),
+    "depth": env.int("BACKFILL_MAX_DEPTH_DAYS", default=31),
+}
+BACKFILL_FUTURE_TOLERANCE_SECONDS = env.int("BACKFILL_FUTURE_TOLERANCE_SECONDS", default=300)
