@@ -364,3 +364,23 @@ BACKFILL_MAX_SPAN_DAYS = {
     "depth": env.int("BACKFILL_MAX_DEPTH_DAYS", default=31),
 }
 BACKFILL_FUTURE_TOLERANCE_SECONDS = env.int("BACKFILL_FUTURE_TOLERANCE_SECONDS", default=300)
+# Bounded reads: /data/* offsets (deeper pages use start/end) and on-demand correlation windows, in bars.
+API_MAX_OFFSET = env.int("API_MAX_OFFSET", default=10_000)
+ANALYTICS_CORRELATION_MAX_WINDOW = env.int("ANALYTICS_CORRELATION_MAX_WINDOW", default=1000)
+# Read throttling (petrosa_dm.throttling): DRF rates such as "600/min"; "off" disables one. The users named here
+# (the cluster's services, by their API token) are never throttled. Probes (liveness, readiness) are not throttled.
+API_THROTTLE_ANON = env.str("API_THROTTLE_ANON", default="600/min")
+API_THROTTLE_USER = env.str("API_THROTTLE_USER", default="3000/min")
+API_THROTTLE_EXEMPT_USERS = env.list("API_THROTTLE_EXEMPT_USERS", default=[])
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "throttle": env.cache_url("THROTTLE_CACHE_URL", default="locmemcache://throttle"),
+}
+REST_FRAMEWORK["DEFAULT_THROTTLE_CLASSES"] = [
+    "petrosa_dm.throttling.AnonReadThrottle",
+    "petrosa_dm.throttling.UserReadThrottle",
+]
+REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {
+    "anon": None if API_THROTTLE_ANON == "off" else API_THROTTLE_ANON,
+    "user": None if API_THROTTLE_USER == "off" else API_THROTTLE_USER,
+}

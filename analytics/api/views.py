@@ -1,5 +1,6 @@
 """The analytics API: stored results latest-first, the regime summary, and an on-demand correlation matrix."""
 
+from django.conf import settings
 from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, extend_schema
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
@@ -168,7 +169,12 @@ class CorrelationView(STORED_CORRELATION):
             OpenApiParameter("pairs", str, description="Comma-separated symbols (2-20) for an on-demand matrix."),
             OpenApiParameter("pair", str, description="Symbol for stored correlation against the reference pair."),
             OpenApiParameter("period", str, description="Candle interval; required with `pairs`."),
-            OpenApiParameter("window", int, description=f"Bars (2-{MAX_WINDOW}); with `pairs` default 100."),
+            OpenApiParameter(
+                "window",
+                int,
+                description=f"Bars (2-{MAX_WINDOW}); with `pairs` default 100, at most "
+                f"{settings.ANALYTICS_CORRELATION_MAX_WINDOW} (ANALYTICS_CORRELATION_MAX_WINDOW).",
+            ),
             LIMIT,
         ],
         responses={
@@ -187,7 +193,10 @@ class CorrelationView(STORED_CORRELATION):
             return super().get(request)
         pairs = params.pairs_param(query, minimum=2)
         period = params.period_param(query)
-        window = window_param(query) or 100
+        # Computed on demand for each request: the window is capped (a window of 100,000 bars took 9 s).
+        window = params.int_param(
+            query, "window", default=100, minimum=2, maximum=settings.ANALYTICS_CORRELATION_MAX_WINDOW
+        )
         try:
             data = selectors.correlation_matrix_get(pairs=pairs, interval=period, window=window, now=utcnow())
         except selectors.NoCandles as exc:
