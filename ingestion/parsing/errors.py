@@ -44,6 +44,10 @@ class NonPositivePrice(InvalidMessage):
     reason = "non_positive_price"
 
 
+class NegativeQuantity(InvalidMessage):
+    reason = "negative_quantity"
+
+
 class ImpossibleTime(InvalidMessage):
     """A time outside 2010-2100 (timeutils.MIN_VALID..MAX_VALID) or times in an impossible order."""
 
@@ -66,6 +70,7 @@ REASONS = tuple(
         InvalidName,
         UnknownSymbol,
         NonPositivePrice,
+        NegativeQuantity,
         ImpossibleTime,
         ParserBug,
     )
