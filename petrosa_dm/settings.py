@@ -375,7 +375,11 @@ API_THROTTLE_EXEMPT_USERS = env.list("API_THROTTLE_EXEMPT_USERS", default=[])
 CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
     "throttle": env.cache_url("THROTTLE_CACHE_URL", default="locmemcache://throttle"),
+    # Admin actions' "already queued" marks (per process by default; a redis:// URL shares them).
+    "locks": env.cache_url("LOCK_CACHE_URL", default="locmemcache://locks"),
 }
+# An admin action on a dataset is queued at most once per this many seconds (later clicks are skipped).
+ADMIN_ACTION_REQUEUE_SECONDS = env.int("ADMIN_ACTION_REQUEUE_SECONDS", default=300)
 REST_FRAMEWORK["DEFAULT_THROTTLE_CLASSES"] = [
     "petrosa_dm.throttling.AnonReadThrottle",
     "petrosa_dm.throttling.UserReadThrottle",

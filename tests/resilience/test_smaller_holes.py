@@ -7,6 +7,8 @@ from collections import Counter
 
 import pytest
 
+from petrosa_dm.market.timeutils import utcnow
+
 from .test_hostile_messages import publish, wait_for
 
 
@@ -37,3 +39,80 @@ def test_decimals_follow_the_exchange_grammar_quantities_are_not_negative_and_pr
     assert stored == [8, 9]
     reasons = Counter(letter["reason"] for letter in pipeline.database["dead_letters"].find())
     assert reasons == {"negative_quantity": 1, "wrong_type": 4, "non_positive_price": 2}
+
+
+# --- admin actions -------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def audited_dataset(mongo_db, settings):
+    from catalog.models import Dataset
+    from catalog.services import sync_catalog
+
+    settings.AUDIT_REPAIR_ENABLED = False
+    mongo_db["candles_BTCUSDT_1h"].insert_one({"symbol": "BTCUSDT", "open_time": utcnow(), "interval": "1h"})
+    sync_catalog()
+    return Dataset.objects.get(pk="candles_BTCUSDT_1h")
+
+
+@pytest.fixture
+def runs():
+    """Tasks run in-process (eager), counted by name as Celery starts them."""
+    from celery.signals import task_prerun
+
+    from petrosa_dm.celery import app
+
+    started = Counter()
+
+    def count(sender=None, **_kwargs) -> None:
+        started[sender.name] += 1
+
+    task_prerun.connect(count, weak=False)
+    previous = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield started
+    app.conf.task_always_eager = previous
+    task_prerun.disconnect(count)
+
+
+def _staff(client, *codenames: str):
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Permission
+
+    user = get_user_model().objects.create_user("staff", password="a-long-test-password", is_staff=True)
+    for codename in codenames:
+        user.user_permissions.add(Permission.objects.get(codename=codename))
+    client.force_login(user)
+
+
+def _click(client, action: str) -> None:
+    from django.urls import reverse
+
+    url = reverse("admin:catalog_dataset_changelist")
+    response = client.post(url, {"action": action, "_selected_action": ["candles_BTCUSDT_1h"]})
+    assert response.status_code in (200, 302)
+
+
+ACTIONS = {
+    "audit_now": "audits.tasks.audit_dataset",
+    "recompute_analytics": "analytics.tasks.compute_series",
+    "sync_catalog": "catalog.tasks.sync_catalog",
+}
+
+
+@pytest.mark.django_db
+def test_view_only_staff_cannot_queue_work_from_the_admin(client, audited_dataset, runs):
+    _staff(client, "view_dataset")
+    for action in ACTIONS:
+        for _ in range(20):
+            _click(client, action)
+    assert sum(runs.values()) == 0
+
+
+@pytest.mark.django_db
+def test_an_action_clicked_twenty_times_queues_its_work_once(client, audited_dataset, runs):
+    _staff(client, "view_dataset", "change_dataset")
+    for action in ACTIONS:
+        for _ in range(20):
+            _click(client, action)
+    assert runs == dict.fromkeys(ACTIONS.values(), 1)
