@@ -24,3 +24,39 @@ class StoreFailFastMiddleware:
             except mongo.StoreUnavailable as exc:
                 return JsonResponse({"detail": f"the market-data store is unavailable: {exc}"}, status=503)
         return self.get_response(request)
+
+
+class MetricsAnyHostMiddleware:
+    """`/metrics` answers whatever Host the scrape names: Prometheus addresses pods by IP, which ALLOWED_HOSTS
+    cannot list, and Django refused those scrapes with a 400. Served before any host check; it exposes only
+    what it always did."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.path == "/metrics" and request.method in ("GET", "HEAD"):
+            from django_prometheus.exports import ExportToDjangoView
+
+            return ExportToDjangoView(request)
+        return self.get_response(request)
+
+
+class RequestLimitsMiddleware:
+    """Oversized requests are refused in the JSON error shape before anything reads them: a body larger than
+    DATA_UPLOAD_MAX_MEMORY_SIZE is a 413, a path and query longer than API_MAX_URI_LENGTH a 414 (gunicorn.conf.py
+    lets request lines up to 8190 bytes through so that this answer, not gunicorn's plain-text one, is the usual)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        from django.conf import settings
+
+        if len(request.get_full_path()) > settings.API_MAX_URI_LENGTH:
+            return JsonResponse({"detail": f"URI longer than {settings.API_MAX_URI_LENGTH} characters"}, status=414)
+        length = request.META.get("CONTENT_LENGTH") or "0"
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        if limit is not None and length.isdigit() and int(length) > limit:
+            return JsonResponse({"detail": f"request body larger than {limit} bytes"}, status=413)
+        return self.get_response(request)

@@ -347,6 +347,10 @@ MONGODB_FAIL_FAST_SECONDS = env.float("MONGODB_FAIL_FAST_SECONDS", default=5.0)
 MIDDLEWARE.insert(
     MIDDLEWARE.index("django.middleware.common.CommonMiddleware"), "petrosa_dm.hardening.StoreFailFastMiddleware"
 )
+# /metrics before any host check (Prometheus scrapes pod IPs); size limits before anything reads the request.
+MIDDLEWARE.insert(1, "petrosa_dm.hardening.MetricsAnyHostMiddleware")
+MIDDLEWARE.insert(2, "petrosa_dm.hardening.RequestLimitsMiddleware")
+API_MAX_URI_LENGTH = env.int("API_MAX_URI_LENGTH", default=4096)
 # Known symbols (petrosa_dm.market.symbols): the exchange's list cached in the store, refreshed on this schedule,
 # read by each process at most this often; the fallback when no list was ever fetched; extras an admin allows.
 SYMBOLS_REFRESH_INTERVAL = env.int("SYMBOLS_REFRESH_INTERVAL", default=3600)

@@ -24,7 +24,16 @@ class BackfillStartSerializer(serializers.Serializer):
 
 
 class BackfillJobSerializer(serializers.ModelSerializer):
-    requested_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    requested_by = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, help_text="The operator's username; null for anonymous readers."
+    )
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        request = self.context.get("request")
+        if request is None or not request.user.is_authenticated:
+            data["requested_by"] = None  # operators' usernames are not for anonymous readers (issue 15)
+        return data
 
     class Meta:
         model = BackfillJob

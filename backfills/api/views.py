@@ -35,7 +35,8 @@ class BackfillStartView(generics.GenericAPIView):
         # An identical pending or running job is returned as it is (200) rather than queued twice.
         created = not getattr(job, "reused", False)
         return Response(
-            BackfillJobSerializer(job).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
+            BackfillJobSerializer(job, context={"request": request}).data,
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
         )
 
 

@@ -116,3 +116,80 @@ def test_an_action_clicked_twenty_times_queues_its_work_once(client, audited_dat
         for _ in range(20):
             _click(client, action)
     assert runs == dict.fromkeys(ACTIONS.values(), 1)
+
+
+# --- HTTP edges, through gunicorn as deployed ----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def web(subprocess_database, tmp_path_factory):
+    from .web import gunicorn
+
+    log = tmp_path_factory.mktemp("web") / "gunicorn.log"
+    with gunicorn(log, workers=1, threads=2, DATABASE_URL=subprocess_database) as url:
+        yield url
+
+
+def _request(url: str, *, method: str = "GET", body: bytes | None = None, headers: dict | None = None):
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(url, data=body, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, response.headers.get("Content-Type", ""), response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.headers.get("Content-Type", ""), exc.read()
+
+
+def test_metrics_answer_a_scrape_addressed_to_the_pod_ip(web):
+    status, _type, body = _request(f"{web}/metrics", headers={"Host": "10.42.7.19:8000"})
+    assert status == 200
+    assert b"django_http_requests" in body or b"python_info" in body
+    # Other paths keep the host check.
+    assert _request(f"{web}/health/liveness", headers={"Host": "10.42.7.19:8000"})[0] == 400
+
+
+@pytest.mark.parametrize(
+    ("method", "path"), [("PUT", "/backfill/start"), ("DELETE", "/data/candles"), ("PATCH", "/catalog/datasets")]
+)
+def test_methods_a_resource_lacks_are_a_json_405(web, method, path):
+    status, content_type, body = _request(f"{web}{path}", method=method, body=b"{}")
+    assert status == 405
+    assert content_type.startswith("application/json") and json.loads(body)["detail"]
+
+
+def test_a_two_megabyte_body_is_a_json_413(web):
+    body = b'{"symbol": "' + b"x" * 2_000_000 + b'"}'
+    status, content_type, answer = _request(
+        f"{web}/backfill/start", method="POST", body=body, headers={"Content-Type": "application/json"}
+    )
+    assert status == 413
+    assert content_type.startswith("application/json") and "larger than" in json.loads(answer)["detail"]
+
+
+def test_a_long_uri_is_a_json_414(web):
+    status, content_type, body = _request(f"{web}/data/candles?pair=BTCUSDT&period=1m&junk={'x' * 6000}")
+    assert status == 414
+    assert content_type.startswith("application/json") and json.loads(body)["detail"]
+
+
+@pytest.mark.django_db
+def test_operators_usernames_are_hidden_from_anonymous_readers(client):
+    from datetime import UTC, datetime, timedelta
+
+    from django.contrib.auth import get_user_model
+
+    from backfills.services import backfill_job_create
+
+    operator = get_user_model().objects.create_user("ops-alice", password="a-long-test-password")
+    start = datetime(2024, 3, 1, tzinfo=UTC)
+    job = backfill_job_create(
+        symbol="BTCUSDT", data_type="candles", timeframe="1h", start=start, end=start + timedelta(days=1),
+        requested_by=operator, enqueue=False,
+    )  # fmt: skip
+    anonymous = [client.get("/backfill/jobs").content, client.get(f"/backfill/jobs/{job.pk}").content]
+    assert all(b"ops-alice" not in body for body in anonymous)
+    assert client.get(f"/backfill/jobs/{job.pk}").json()["requested_by"] is None
+    client.force_login(operator)
+    assert client.get(f"/backfill/jobs/{job.pk}").json()["requested_by"] == "ops-alice"
