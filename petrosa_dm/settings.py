@@ -392,3 +392,14 @@ REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {
     "anon": None if API_THROTTLE_ANON == "off" else API_THROTTLE_ANON,
     "user": None if API_THROTTLE_USER == "off" else API_THROTTLE_USER,
 }
+# Login throttling (django-axes; petrosa_dm.auth_backends): failed logins per username and address; past the limit
+# that pair is locked out (429) for the cool-off, in hours; a successful login resets the count.
+INSTALLED_APPS.append("axes")
+MIDDLEWARE.append("axes.middleware.AxesMiddleware")  # last, as django-axes requires
+AUTHENTICATION_BACKENDS = ["petrosa_dm.auth_backends.LoginThrottleBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_TIME", default=0.25)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+# Behind the ingress the client address is the first X-Forwarded-For entry; AXES_IPWARE_* tune how it is read.
+AXES_IPWARE_PROXY_COUNT = env.int("AXES_IPWARE_PROXY_COUNT", default=0) or None

@@ -193,3 +193,25 @@ def test_operators_usernames_are_hidden_from_anonymous_readers(client):
     assert client.get(f"/backfill/jobs/{job.pk}").json()["requested_by"] is None
     client.force_login(operator)
     assert client.get(f"/backfill/jobs/{job.pk}").json()["requested_by"] == "ops-alice"
+
+
+# --- login throttling ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_logins_are_throttled_per_username_and_address(client, settings):
+    from django.contrib.auth import get_user_model
+
+    get_user_model().objects.create_user("ops-bob", password="the-right-password-1", is_staff=True)
+    url = "/admin/login/?next=/admin/"
+    statuses = [
+        client.post(url, {"username": "ops-bob", "password": "guess"}).status_code
+        for _ in range(settings.AXES_FAILURE_LIMIT)
+    ]
+    assert statuses == [200] * (settings.AXES_FAILURE_LIMIT - 1) + [429]  # the form with its error, then locked
+    locked = client.post(url, {"username": "ops-bob", "password": "the-right-password-1"})
+    assert locked.status_code == 429  # even the right password, until the cool-off
+    assert "_auth_user_id" not in client.session
+    # Another address is not locked out for this username.
+    other = client.post(url, {"username": "ops-bob", "password": "the-right-password-1"}, REMOTE_ADDR="10.0.0.9")
+    assert other.status_code == 302
