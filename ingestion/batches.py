@@ -95,6 +95,19 @@ def batch_parse(
     return batch
 
 
+def payload_record(raw: bytes | str, max_raw_bytes: int) -> dict:
+    """A dead letter's copy of its payload: the text cut at `max_raw_bytes`, the whole size and SHA-256."""
+    data = raw.encode("utf-8", errors="surrogateescape") if isinstance(raw, str) else raw
+    record = {
+        "raw": data[:max_raw_bytes].decode("utf-8", errors="replace"),
+        "size": len(data),
+        "sha256": hashlib.sha256(data).hexdigest(),
+    }
+    if len(data) > max_raw_bytes:
+        record["truncated"] = True
+    return record
+
+
 def _reject(
     batch: Batch,
     rejections: list[tuple[int | None, InvalidMessage]],
@@ -107,23 +120,18 @@ def _reject(
 ) -> None:
     """One dead letter for a message: its payload once (cut to size), and why its events were rejected."""
     max_raw_bytes, _ = limits
-    data = raw.encode("utf-8", errors="surrogateescape") if isinstance(raw, str) else raw
     for _index, error in rejections:
         batch.failed[error.reason] += 1
     if count > len(rejections):  # rejections past the cap are counted under the first one's reason
         batch.failed[rejections[0][1].reason] += count - len(rejections)
     first = rejections[0][1]
     letter = {
-        "raw": data[:max_raw_bytes].decode("utf-8", errors="replace"),
+        **payload_record(raw, max_raw_bytes),
         "subject": subject,
         "reason": first.reason,
         "error": str(first)[:MAX_ERROR_CHARS],
         "received_at": received_at,
-        "size": len(data),
-        "sha256": hashlib.sha256(data).hexdigest(),
     }
-    if len(data) > max_raw_bytes:
-        letter["truncated"] = True
     if rejections[0][0] is not None:  # events of an array: which ones, and why
         letter["rejected_events"] = count
         letter["rejections"] = [

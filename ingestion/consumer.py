@@ -22,6 +22,7 @@ from datetime import timedelta
 from time import perf_counter
 
 import nats
+import pymongo
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
@@ -33,7 +34,7 @@ from petrosa_dm.market import symbols
 from petrosa_dm.market.timeutils import utcnow
 
 from . import metrics
-from .batches import Batch, batch_parse
+from .batches import Batch, batch_parse, payload_record
 from .pull import PullFetcher
 from .store import WriteResult
 
@@ -59,6 +60,7 @@ class ConsumerOptions:
     dead_letter_max_raw_bytes: int = 16 * 1024
     dead_letter_max_rejections: int = 100
     max_future_skew: float = 300.0
+    store_timeout: float = 30.0
 
     @classmethod
     def from_settings(cls, **overrides) -> "ConsumerOptions":
@@ -81,6 +83,7 @@ class ConsumerOptions:
             "dead_letter_max_raw_bytes": settings.DEAD_LETTER_MAX_RAW_BYTES,
             "dead_letter_max_rejections": settings.DEAD_LETTER_MAX_REJECTIONS,
             "max_future_skew": settings.INGEST_MAX_FUTURE_SKEW_SECONDS,
+            "store_timeout": settings.CONSUMER_STORE_TIMEOUT_MS / 1000,
         }
         values.update({key: value for key, value in overrides.items() if value is not None})
         return cls(**values)
@@ -316,28 +319,25 @@ class Consumer:
         from .services import dead_letters_store
 
         letters = [self._max_deliver_letter(msg) for msg in last]
+
+        def store() -> None:
+            with pymongo.timeout(self.options.store_timeout):
+                dead_letters_store(letters=letters)
+
         try:
-            await asyncio.to_thread(dead_letters_store, letters=letters)
-        except Exception as exc:  # the store is down: the batch's own write retries it anyway
+            await asyncio.to_thread(store)
+        except Exception as exc:  # the store is down: the batch's write below waits for it; only this record is lost
             logger.warning("could not dead-letter %d messages at their last delivery: %s", len(letters), exc)
         metrics.messages_failed.labels("max_deliver").inc(len(last))
 
     def _max_deliver_letter(self, msg: Msg) -> dict:
-        import hashlib
-
-        data = msg.data
-        limit = self.options.dead_letter_max_raw_bytes
         letter = {
-            "raw": data[:limit].decode("utf-8", errors="replace"),
+            **payload_record(msg.data, self.options.dead_letter_max_raw_bytes),
             "subject": msg.subject,
             "reason": "max_deliver",
             "error": f"delivered {_deliveries(msg)} times without being acked",
             "received_at": utcnow(),
-            "size": len(data),
-            "sha256": hashlib.sha256(data).hexdigest(),
         }
-        if len(data) > limit:
-            letter["truncated"] = True
         message_id = _message_id(msg)
         if message_id is not None:
             letter["_id"] = f"{message_id}:max_deliver"
@@ -425,7 +425,10 @@ class Consumer:
     def _store_batch(self, batch: Batch) -> WriteResult:
         from .services import batch_store, ingest_lineage_ensure
 
-        result = batch_store(batch=batch, executor=self._executor)
+        # One deadline for the batch's store writes: a stalled store fails the attempt (retried) instead of
+        # holding the writer for the process-wide MONGODB_MAX_TIME_MS.
+        with pymongo.timeout(self.options.store_timeout):
+            result = batch_store(batch=batch, executor=self._executor)
         if batch.rows:
             ingest_lineage_ensure(refs=list(batch.rows), subject=self.options.subject)
         return result

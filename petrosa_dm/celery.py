@@ -3,7 +3,7 @@
 import os
 
 from celery import Celery
-from celery.signals import worker_init, worker_process_init
+from celery.signals import worker_process_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "petrosa_dm.settings")
 
@@ -18,15 +18,3 @@ def _trace_worker_process(**_kwargs) -> None:
     from .tracing import setup_tracing
 
     setup_tracing("worker")
-
-
-@worker_init.connect
-@worker_process_init.connect
-def _worker_store_timeouts(**_kwargs) -> None:
-    # Tasks scan whole series (audits, analytics, catalog sync): their store operations get a longer time limit
-    # than API requests and the consumer.
-    from django.conf import settings
-
-    from . import mongo
-
-    mongo.register_connection(max_time_ms=settings.MONGODB_WORKER_MAX_TIME_MS)

@@ -1,6 +1,8 @@
 """Request-level protections of issue 15 (docs/security.md): middleware that keeps a stalled store, odd hosts and
 oversized requests from costing threads or answering outside the JSON error shape."""
 
+import pymongo
+from django.conf import settings
 from django.http import JsonResponse
 
 from . import mongo
@@ -9,21 +11,28 @@ from . import mongo
 STORE_PATHS = ("/data/", "/analysis/")
 
 
-class StoreFailFastMiddleware:
-    """After a store timeout (see errors._store_unavailable), store-backed reads answer 503 for
+class StoreDeadlineMiddleware:
+    """Every API request's store operations share one deadline, API_STORE_TIMEOUT_MS (pymongo's `timeout()`
+    context; the server gets the remaining time as maxTimeMS), so a stalled or overloaded store costs a request
+    at most that long. The admin keeps the process-wide MONGODB_MAX_TIME_MS.
+
+    After a store timeout (see errors._store_unavailable), store-backed reads answer 503 for
     MONGODB_FAIL_FAST_SECONDS without touching the store: each would otherwise hold a server thread for the whole
-    timeout, and with every thread held even liveness goes unanswered."""
+    deadline, and with every thread held even liveness goes unanswered."""
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
+        if request.path.startswith("/admin/"):
+            return self.get_response(request)
         if request.path.startswith(STORE_PATHS):
             try:
                 mongo.fail_fast()
             except mongo.StoreUnavailable as exc:
                 return JsonResponse({"detail": f"the market-data store is unavailable: {exc}"}, status=503)
-        return self.get_response(request)
+        with pymongo.timeout(settings.API_STORE_TIMEOUT_MS / 1000):
+            return self.get_response(request)
 
 
 class MetricsAnyHostMiddleware:

@@ -1,9 +1,10 @@
 """The one MongoDB connection of the process.
 
-Every operation is bounded in time (issue 15, finding 3): `timeoutMS` (MONGODB_MAX_TIME_MS) is pymongo's
-client-side operation timeout, which also sends the remaining time to the server as `maxTimeMS`, and
-`socketTimeoutMS` (MONGODB_SOCKET_TIMEOUT_MS) bounds every socket read, so a frozen store fails an operation
-instead of holding its thread for ever.
+Every operation is bounded in time (issue 15, finding 3): `timeoutMS` (MONGODB_MAX_TIME_MS, a generous backstop
+for whole-series scans) is pymongo's client-side operation timeout, which also sends the remaining time to the
+server as `maxTimeMS`, and `socketTimeoutMS` (MONGODB_SOCKET_TIMEOUT_MS) bounds socket reads, so a frozen store
+fails an operation instead of holding its thread for ever. API requests and the consumer's batch writes set
+tighter deadlines of their own with `pymongo.timeout()` (API_STORE_TIMEOUT_MS, CONSUMER_STORE_TIMEOUT_MS).
 
 mongoengine owns the client (registered once from MONGODB_URL, timezone-aware, standard UUIDs); code that needs
 pymongo directly (bulk writes, aggregations) asks this module for the same client, so each process holds one pool.
@@ -21,10 +22,9 @@ from pymongo.errors import ConnectionFailure
 DEFAULT_DATABASE = "petrosa_dm"
 
 
-def register_connection(*, max_time_ms: int | None = None) -> None:
-    """`max_time_ms` replaces MONGODB_MAX_TIME_MS (Celery workers run long scans: MONGODB_WORKER_MAX_TIME_MS)."""
+def register_connection() -> None:
     # connect=False keeps the client lazy, so forking servers (gunicorn, Celery prefork) fork before connecting.
-    max_time_ms = settings.MONGODB_MAX_TIME_MS if max_time_ms is None else max_time_ms
+    max_time_ms = settings.MONGODB_MAX_TIME_MS
     mongoengine.disconnect()
     mongoengine.connect(
         host=settings.MONGODB_URL,

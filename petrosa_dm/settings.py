@@ -332,20 +332,22 @@ LOGGING = {
 # --- Hardening (issue 15; docs/security.md lists every protection, its setting and its default) ---
 # Readiness results are shared for this long: concurrent probes cost one check.
 READINESS_CACHE_SECONDS = env.float("READINESS_CACHE_SECONDS", default=1.5)
-# Every store operation: socket reads and the whole operation (also sent to the server as maxTimeMS).
+# Every store operation of the process: socket reads and the whole operation (also sent as maxTimeMS).
 MONGODB_SOCKET_TIMEOUT_MS = env.int("MONGODB_SOCKET_TIMEOUT_MS", default=10000)
-MONGODB_MAX_TIME_MS = env.int("MONGODB_MAX_TIME_MS", default=8000)
+MONGODB_MAX_TIME_MS = env.int("MONGODB_MAX_TIME_MS", default=300_000)
+# API requests (not the admin): one deadline for all store operations of a request.
+API_STORE_TIMEOUT_MS = env.int("API_STORE_TIMEOUT_MS", default=5000)
 # Dead letters: one per message, its payload cut at this size (with the whole size and SHA-256), and at most this
 # many rejected events listed; the consumer gives a message up after this many deliveries (dead letter max_deliver).
 DEAD_LETTER_MAX_RAW_BYTES = env.int("DEAD_LETTER_MAX_RAW_BYTES", default=16 * 1024)
 DEAD_LETTER_MAX_REJECTIONS = env.int("DEAD_LETTER_MAX_REJECTIONS", default=100)
 NATS_MAX_DELIVER = env.int("NATS_MAX_DELIVER", default=10)
-# Celery tasks scan whole series: their store operations get this limit instead of MONGODB_MAX_TIME_MS.
-MONGODB_WORKER_MAX_TIME_MS = env.int("MONGODB_WORKER_MAX_TIME_MS", default=300_000)
+# The consumer: one deadline for writing a batch (a failed write is retried; writes are idempotent).
+CONSUMER_STORE_TIMEOUT_MS = env.int("CONSUMER_STORE_TIMEOUT_MS", default=30_000)
 # After a store timeout, API reads answer 503 at once for this long instead of each holding a thread.
 MONGODB_FAIL_FAST_SECONDS = env.float("MONGODB_FAIL_FAST_SECONDS", default=5.0)
 MIDDLEWARE.insert(
-    MIDDLEWARE.index("django.middleware.common.CommonMiddleware"), "petrosa_dm.hardening.StoreFailFastMiddleware"
+    MIDDLEWARE.index("django.middleware.common.CommonMiddleware"), "petrosa_dm.hardening.StoreDeadlineMiddleware"
 )
 # /metrics before any host check (Prometheus scrapes pod IPs); size limits before anything reads the request.
 MIDDLEWARE.insert(1, "petrosa_dm.hardening.MetricsAnyHostMiddleware")

@@ -41,9 +41,13 @@ def _configured(name: str) -> set[str]:
 
 def cached_exchange_symbols() -> tuple[list[str], object] | None:
     """(symbols, fetched_at) of the last successful fetch stored in the store, or None."""
+    import pymongo
+
     from petrosa_dm import mongo
 
-    document = mongo.database()[COLLECTION].find_one({"_id": DOCUMENT_ID})
+    # A short deadline: the consumer asks between batches, and a stalled store must not hold it there.
+    with pymongo.timeout(settings.MONGODB_TIMEOUT_MS / 1000):
+        document = mongo.database()[COLLECTION].find_one({"_id": DOCUMENT_ID})
     if not document:
         return None
     return list(document.get("symbols", [])), document.get("fetched_at")

@@ -48,15 +48,17 @@ def test_a_stopped_store_gives_quick_503s_live_liveness_and_a_consumer_that_stop
     pipeline, own_mongo, subprocess_database, tmp_path
 ):
     stall = float(os.environ.get("DM_STALL_SECONDS", "12"))
-    timeouts = {"MONGODB_MAX_TIME_MS": str(MAX_TIME_MS), "MONGODB_TIMEOUT_MS": "500"}
+    timeouts = {"CONSUMER_STORE_TIMEOUT_MS": str(MAX_TIME_MS), "MONGODB_TIMEOUT_MS": "500"}
     consumer = pipeline.consumer(CONSUMER_SHUTDOWN_GRACE_SECONDS=str(GRACE_SECONDS), **timeouts)
+    # The web service keeps the default process-wide limit; its requests have their own deadline.
+    web_timeouts = {"API_STORE_TIMEOUT_MS": str(MAX_TIME_MS), "MONGODB_TIMEOUT_MS": "500"}
     options = pipeline.options
     asyncio.run(publish(options.nats_url, options.subject, [trade(1)]))
     trades = pipeline.database["trades_BTCUSDT"]
     wait_for(lambda: trades.count_documents({}) == 1, timeout=60, what="the first trade")
 
     env = {"DATABASE_URL": subprocess_database, "MONGODB_URL": own_mongo.url, "READINESS_REQUIRED": "database,mongodb"}
-    with gunicorn(tmp_path / "gunicorn.log", **env, **timeouts) as web:
+    with gunicorn(tmp_path / "gunicorn.log", **env, **web_timeouts) as web:
         data_url = f"{web}/data/trades?pair=BTCUSDT"
         assert get(data_url)[0] == 200
 
