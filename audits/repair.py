@@ -5,6 +5,7 @@ created per run. Never two jobs for one gap: a gap whose job is pending or runni
 confirmed empty (`unfillable`, reason exchange_no_data) is not open, so it is never retried.
 """
 
+import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -21,6 +22,8 @@ from petrosa_dm.market.naming import DataType, SeriesRef
 
 from .models import Gap
 from .scan import trade_kind
+
+logger = logging.getLogger(__name__)
 
 ONE_MS = timedelta(milliseconds=1)
 
@@ -68,7 +71,7 @@ def gaps_repair(
     """Create a backfill job per repairable gap (at most `limit`) and return the jobs.
 
     The auditor's automatic repair is bounded in gap size; an operator (source admin) may repair any size."""
-    from backfills.services import backfill_job_create  # backfills' services load its models: import when called
+    from backfills.services import InvalidBackfill, backfill_job_create  # backfills' services load its models
 
     if limit <= 0 or ref.data_type not in (DataType.CANDLES, DataType.FUNDING_RATES, DataType.TRADES):
         return []
@@ -86,16 +89,20 @@ def gaps_repair(
     jobs = []
     with transaction.atomic():
         for gap in repairable_gaps(dataset=dataset, limit=limit, gap_ids=gap_ids, max_rows=max_rows):
-            job = backfill_job_create(
-                symbol=ref.symbol,
-                data_type=ref.data_type.value,
-                timeframe=ref.interval or "",
-                start=gap.start,
-                end=_job_end(gap, ref),
-                source=source,
-                requested_by=requested_by,
-                data_source=data_source or BackfillJob.DataSource.AUTO,
-            )
+            try:
+                job = backfill_job_create(
+                    symbol=ref.symbol,
+                    data_type=ref.data_type.value,
+                    timeframe=ref.interval or "",
+                    start=gap.start,
+                    end=_job_end(gap, ref),
+                    source=source,
+                    requested_by=requested_by,
+                    data_source=data_source or BackfillJob.DataSource.AUTO,
+                )
+            except InvalidBackfill as exc:  # e.g. a symbol the exchange no longer lists: nothing to fetch
+                logger.warning("gap not repairable: %s", exc, extra={"dataset": dataset.dataset_id})
+                continue
             gaps_link_job(gaps=[gap], job=job)
             jobs.append(job)
     return jobs

@@ -185,6 +185,10 @@ class BinanceClient:
     def depth(self, *, symbol: str, limit: int, convert: Callable[[Any], T]) -> T:
         return self.get(weights.DEPTH, {"symbol": symbol, "limit": limit}, limit=limit, convert=convert)
 
+    def exchange_info(self, *, convert: Callable[[Any], T]) -> T:
+        """The exchange's trading rules and symbols (petrosa_dm.market.symbols)."""
+        return self.get(weights.EXCHANGE_INFO, {}, limit=1, convert=convert)
+
     # --- transport -------------------------------------------------------------------------------------------
 
     def get(self, endpoint: str, params: dict, *, limit: int, convert: Callable[[Any], T]) -> T:

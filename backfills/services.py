@@ -8,7 +8,7 @@ cursor. After every page the cursor, counters and heartbeat are saved: a crashed
 import logging
 import uuid
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 
 from django.conf import settings
@@ -20,6 +20,8 @@ from pymongo.errors import PyMongoError
 from catalog.models import LineageRecord
 from catalog.services import lineage_record_create
 from ingestion.store import write_rows
+from petrosa_dm.market import symbols
+from petrosa_dm.market.intervals import interval_delta
 from petrosa_dm.market.naming import InvalidName, normalize_interval, normalize_symbol
 from petrosa_dm.market.timeutils import MIN_VALID, ensure_utc, utcnow
 
@@ -81,6 +83,9 @@ def backfill_job_validate(
         raise InvalidBackfill("start", f"must be after {MIN_VALID.date()}")
     if start >= end:
         raise InvalidBackfill("end", "must be after start")
+    _check_bounds(data_type, timeframe, start, end)
+    if not symbols.is_known(symbol):
+        raise InvalidBackfill("symbol", f"{symbol} is not listed by the exchange")
     if not 0 <= priority <= 9:
         raise InvalidBackfill("priority", "must be between 0 (highest) and 9")
     return {
@@ -126,6 +131,45 @@ def _data_source(data_type: str, data_source: str, from_id: int | None) -> str:
     return data_source
 
 
+def _check_bounds(data_type: str, timeframe: str, start: datetime, end: datetime) -> None:
+    """Nothing to fetch lies in the future, and one job stays a bounded amount of work (issue 15, finding 8): a
+    trades job from 2030 to 9999 was about 70 million empty requests."""
+    now = utcnow()
+    if start > now:
+        raise InvalidBackfill("start", "must not be in the future")
+    if end > now + timedelta(seconds=settings.BACKFILL_FUTURE_TOLERANCE_SECONDS):
+        raise InvalidBackfill("end", "must not be past now")
+    if data_type == BackfillJob.DataType.CANDLES:
+        candles = (end - start) / interval_delta(timeframe)
+        if candles > settings.BACKFILL_MAX_CANDLES:
+            raise InvalidBackfill(
+                "end", f"spans {candles:,.0f} {timeframe} candles; at most {settings.BACKFILL_MAX_CANDLES:,} per job"
+            )
+        return
+    days = settings.BACKFILL_MAX_SPAN_DAYS.get(data_type)
+    if days is not None and end - start > timedelta(days=days):
+        raise InvalidBackfill("end", f"a {data_type} job spans at most {days} days")
+
+
+# What makes two jobs identical: the same rows asked for.
+TWIN_FIELDS = ("symbol", "data_type", "timeframe", "start", "end", "from_id", "to_id")
+
+
+def _active_twin(fields: dict) -> BackfillJob | None:
+    """A pending or running job asking for exactly the same rows: queuing it again would fetch them twice."""
+    return (
+        BackfillJob.objects.filter(
+            **{
+                name: fields.get(name)
+                for name in ("symbol", "data_type", "timeframe", "start", "end", "from_id", "to_id")
+            }
+        )
+        .filter(status__in=(Status.PENDING, Status.RUNNING))
+        .order_by("pk")
+        .first()
+    )
+
+
 def backfill_job_create(
     *,
     symbol: str,
@@ -158,6 +202,12 @@ def backfill_job_create(
     if requested_by is not None and not getattr(requested_by, "is_authenticated", False):
         requested_by = None
     with transaction.atomic():
+        twin = _active_twin(fields)
+        if twin is not None:
+            # The identical active job is returned (`reused`); nothing is queued again. A caller that links gaps
+            # links them to it.
+            twin.reused = True
+            return twin
         job = BackfillJob.objects.create(**fields, requested_by=requested_by, source=source)
         if enqueue:
             transaction.on_commit(partial(backfill_job_enqueue, job_id=job.pk, priority=job.priority))

@@ -12,6 +12,7 @@ KLINES = "/fapi/v1/klines"
 FUNDING_RATE = "/fapi/v1/fundingRate"
 AGG_TRADES = "/fapi/v1/aggTrades"
 DEPTH = "/fapi/v1/depth"
+EXCHANGE_INFO = "/fapi/v1/exchangeInfo"
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,7 @@ TIERS: dict[str, tuple[Tier, ...]] = {
     FUNDING_RATE: (Tier(1000, 1),),
     AGG_TRADES: (Tier(1000, 20),),
     DEPTH: (Tier(50, 2), Tier(100, 5), Tier(500, 10), Tier(1000, 20)),
+    EXCHANGE_INFO: (Tier(1, 1),),  # no limit parameter: one request, weight 1
 }
 DEPTH_LIMITS = (5, 10, 20, 50, 100, 500, 1000)
 

@@ -3,8 +3,10 @@
 It lives here, not in the catalog, because it composes the apps above the catalog (auditor, backfiller, analytics).
 """
 
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
+from django.core.cache import caches
 from django.utils.html import format_html
 
 from audits.health import band
@@ -15,6 +17,18 @@ from petrosa_dm.market.naming import parse_collection
 from petrosa_dm.market.timeutils import utcnow
 
 from .dataset_page import dataset_console
+
+
+def _queue_once(key: str) -> bool:
+    """True the first time `key` is asked for within ADMIN_ACTION_REQUEUE_SECONDS (the caller then queues it);
+    False while that work is taken as already queued."""
+    return caches["locks"].add(f"admin-action:{key}", 1, timeout=settings.ADMIN_ACTION_REQUEUE_SECONDS)
+
+
+def _queued_message(what: str, queued: int, selected: int) -> str:
+    skipped = selected - queued
+    text = f"{what} queued for {queued} dataset(s)."
+    return text + (f" {skipped} already queued, skipped." if skipped else "")
 
 
 @admin.register(Dataset)
@@ -67,13 +81,17 @@ class DatasetAdmin(admin.ModelAdmin):
             context["can_backfill"] = can_backfill(request)
         return super().change_view(request, object_id, form_url, extra_context=context)
 
-    @admin.action(description="Audit now", permissions=["view"])
+    # Actions that queue work need the change permission (a view-only user could queue tasks without end), and
+    # work already queued is not queued again (issue 15, finding 10).
+
+    @admin.action(description="Audit now", permissions=["change"])
     def audit_now(self, request, queryset) -> None:
         from audits.tasks import audit_dataset
 
-        for dataset in queryset:
+        queued = [dataset for dataset in queryset if _queue_once(f"audit:{dataset.pk}")]
+        for dataset in queued:
             audit_dataset.delay(dataset.pk)
-        self.message_user(request, f"Audit queued for {queryset.count()} datasets.", messages.SUCCESS)
+        self.message_user(request, _queued_message("Audit", len(queued), queryset.count()), messages.SUCCESS)
 
     @admin.action(description="Backfill open gaps", permissions=["backfill"])
     def backfill_open_gaps(self, request, queryset) -> None:
@@ -94,19 +112,23 @@ class DatasetAdmin(admin.ModelAdmin):
         if not jobs and not reasons:
             self.message_user(request, "No open gaps that a backfill can fill without a running job.", messages.WARNING)
 
-    @admin.action(description="Recompute analytics", permissions=["view"])
+    @admin.action(description="Recompute analytics", permissions=["change"])
     def recompute_analytics(self, request, queryset) -> None:
         from analytics.tasks import compute_series
 
         candles = [d for d in queryset if d.data_type == "candles"]
-        for dataset in candles:
+        queued = [dataset for dataset in candles if _queue_once(f"analytics:{dataset.pk}")]
+        for dataset in queued:
             compute_series.delay(dataset.symbol, dataset.timeframe)
         level = messages.SUCCESS if candles else messages.WARNING
-        self.message_user(request, f"Analytics queued for {len(candles)} candle dataset(s).", level)
+        self.message_user(request, _queued_message("Analytics", len(queued), len(candles)), level)
 
-    @admin.action(description="Sync catalog with MongoDB", permissions=["view"])
+    @admin.action(description="Sync catalog with MongoDB", permissions=["change"])
     def sync_catalog(self, request, queryset) -> None:
         from catalog.tasks import sync_catalog
 
-        sync_catalog.delay()
-        self.message_user(request, "Catalog sync queued.", messages.SUCCESS)
+        if _queue_once("sync_catalog"):
+            sync_catalog.delay()
+            self.message_user(request, "Catalog sync queued.", messages.SUCCESS)
+        else:
+            self.message_user(request, "A catalog sync is already queued.", messages.WARNING)

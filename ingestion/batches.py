@@ -3,10 +3,11 @@
 Pure and synchronous (no I/O), so it is tested directly and the consumer only moves batches around.
 """
 
+import hashlib
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from petrosa_dm.market.naming import SeriesRef
 from petrosa_dm.tracing import consumed_message_span, tracing_enabled
@@ -14,7 +15,13 @@ from petrosa_dm.tracing import consumed_message_span, tracing_enabled
 from .keys import id_builder
 from .parsing import InvalidMessage, parse_message
 from .parsing.errors import ParserBug
+from .parsing.messages import MAX_FUTURE_SKEW, MAX_REJECTIONS
 from .store import VERSION_FIELD
+
+# A dead letter keeps this much of its message's payload (with the whole payload's size and SHA-256): enough to
+# read what went wrong, never a copy of a megabyte-sized hostile message per rejected event.
+MAX_RAW_BYTES = 16 * 1024
+MAX_ERROR_CHARS = 300
 
 
 @dataclass
@@ -36,23 +43,36 @@ def batch_parse(
     payloads: list[tuple[bytes, str]],
     ingested_at: datetime,
     message_id: Callable[[int], str | None] = lambda index: None,
+    max_raw_bytes: int = MAX_RAW_BYTES,
+    max_rejections: int = MAX_REJECTIONS,
+    known_symbols: frozenset[str] | None = None,
+    max_future_skew: timedelta = MAX_FUTURE_SKEW,
 ) -> Batch:
     """Parse (payload, subject) pairs: valid events become rows grouped by series, bad ones dead letters.
 
-    `message_id(i)` names the i-th message for good (e.g. its JetStream stream sequence): it becomes the dead
-    letter's `_id`, so a redelivered bad message is not dead-lettered twice."""
+    A message gets at most one dead letter, however many of its events were rejected: the payload once (cut at
+    `max_raw_bytes`, with its size and SHA-256), the first rejection's reason and error, and the first
+    `max_rejections` rejections by event index. `message_id(i)` names the i-th message for good (e.g. its JetStream
+    stream sequence): it becomes the dead letter's `_id`, so a redelivered bad message is not dead-lettered twice."""
     batch = Batch(messages=len(payloads))
+    limits = (max_raw_bytes, max_rejections)
     grouped: dict[SeriesRef, list[dict]] = {}
     traced = tracing_enabled()  # asked once per batch: tracing off costs nothing per message
     for index, (payload, subject) in enumerate(payloads):
         try:
-            parsed = parse_message(payload, ingested_at=ingested_at)
+            parsed = parse_message(
+                payload,
+                ingested_at=ingested_at,
+                max_rejections=max_rejections,
+                known_symbols=known_symbols,
+                max_future_skew=max_future_skew,
+            )
         except InvalidMessage as exc:
-            _reject(batch, exc, payload, subject, ingested_at, message_id(index))
+            _reject(batch, [(None, exc)], 1, payload, subject, ingested_at, message_id(index), limits)
             continue
         except Exception as exc:  # no input may stop the consumer: whatever the parser missed is dead-lettered
             bug = ParserBug(f"{type(exc).__name__}: {exc}")
-            _reject(batch, bug, payload, subject, ingested_at, message_id(index))
+            _reject(batch, [(None, bug)], 1, payload, subject, ingested_at, message_id(index), limits)
             continue
         if traced:
             with consumed_message_span(parsed.trace_carrier, destination=subject, events=parsed.events):
@@ -62,9 +82,10 @@ def batch_parse(
             if series_rows is None:
                 grouped[ref] = series_rows = []
             series_rows.append(row)
-        for number, rejected in enumerate(parsed.rejected):
-            letter_id = message_id(index)
-            _reject(batch, rejected.error, rejected.raw, subject, ingested_at, letter_id and f"{letter_id}:{number}")
+        if parsed.rejected_count:
+            rejections = [(rejected.index, rejected.error) for rejected in parsed.rejected]
+            count = parsed.rejected_count
+            _reject(batch, rejections, count, payload, subject, ingested_at, message_id(index), limits)
         batch.ignored += parsed.ignored
         if parsed.published_at is not None:
             batch.published_at.append(parsed.published_at)
@@ -72,17 +93,49 @@ def batch_parse(
     return batch
 
 
+def payload_record(raw: bytes | str, max_raw_bytes: int) -> dict:
+    """A dead letter's copy of its payload: the text cut at `max_raw_bytes`, the whole size and SHA-256."""
+    data = raw.encode("utf-8", errors="surrogateescape") if isinstance(raw, str) else raw
+    record = {
+        "raw": data[:max_raw_bytes].decode("utf-8", errors="replace"),
+        "size": len(data),
+        "sha256": hashlib.sha256(data).hexdigest(),
+    }
+    if len(data) > max_raw_bytes:
+        record["truncated"] = True
+    return record
+
+
 def _reject(
-    batch: Batch, error: InvalidMessage, raw: bytes | str, subject: str, received_at: datetime, letter_id: str | None
+    batch: Batch,
+    rejections: list[tuple[int | None, InvalidMessage]],
+    count: int,
+    raw: bytes | str,
+    subject: str,
+    received_at: datetime,
+    letter_id: str | None,
+    limits: tuple[int, int],
 ) -> None:
-    batch.failed[error.reason] += 1
+    """One dead letter for a message: its payload once (cut to size), and why its events were rejected."""
+    max_raw_bytes, _ = limits
+    for _index, error in rejections:
+        batch.failed[error.reason] += 1
+    if count > len(rejections):  # rejections past the cap are counted under the first one's reason
+        batch.failed[rejections[0][1].reason] += count - len(rejections)
+    first = rejections[0][1]
     letter = {
-        "raw": raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else raw,
+        **payload_record(raw, max_raw_bytes),
         "subject": subject,
-        "reason": error.reason,
-        "error": str(error),
+        "reason": first.reason,
+        "error": str(first)[:MAX_ERROR_CHARS],
         "received_at": received_at,
     }
+    if rejections[0][0] is not None:  # events of an array: which ones, and why
+        letter["rejected_events"] = count
+        letter["rejections"] = [
+            {"index": index, "reason": error.reason, "error": str(error)[:MAX_ERROR_CHARS]}
+            for index, error in rejections
+        ]
     if letter_id is not None:
         letter["_id"] = letter_id
     batch.dead_letters.append(letter)

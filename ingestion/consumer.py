@@ -18,9 +18,11 @@ import logging
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import timedelta
 from time import perf_counter
 
 import nats
+import pymongo
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
@@ -28,10 +30,11 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, DiscardPolicy,
 from nats.js.errors import NotFoundError
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential
 
+from petrosa_dm.market import symbols
 from petrosa_dm.market.timeutils import utcnow
 
 from . import metrics
-from .batches import Batch, batch_parse
+from .batches import Batch, batch_parse, payload_record
 from .pull import PullFetcher
 from .store import WriteResult
 
@@ -54,6 +57,11 @@ class ConsumerOptions:
     shutdown_grace: float = 20.0
     write_concurrency: int = 4
     keep_books: bool = False  # follow order books, take depth snapshots and checkpoints (books.services.BookKeeper)
+    max_deliver: int = 10
+    dead_letter_max_raw_bytes: int = 16 * 1024
+    dead_letter_max_rejections: int = 100
+    max_future_skew: float = 300.0
+    store_timeout: float = 30.0
 
     @classmethod
     def from_settings(cls, **overrides) -> "ConsumerOptions":
@@ -72,6 +80,11 @@ class ConsumerOptions:
             "stream_max_bytes": settings.NATS_STREAM_MAX_BYTES,
             "shutdown_grace": settings.CONSUMER_SHUTDOWN_GRACE_SECONDS,
             "write_concurrency": settings.CONSUMER_WRITE_CONCURRENCY,
+            "max_deliver": settings.NATS_MAX_DELIVER,
+            "dead_letter_max_raw_bytes": settings.DEAD_LETTER_MAX_RAW_BYTES,
+            "dead_letter_max_rejections": settings.DEAD_LETTER_MAX_REJECTIONS,
+            "max_future_skew": settings.INGEST_MAX_FUTURE_SKEW_SECONDS,
+            "store_timeout": settings.CONSUMER_STORE_TIMEOUT_MS / 1000,
         }
         values.update({key: value for key, value in overrides.items() if value is not None})
         return cls(**values)
@@ -112,11 +125,22 @@ async def ensure_stream(js: JetStreamContext, options: ConsumerOptions) -> str:
 
 
 async def ensure_durable(js: JetStreamContext, stream: str, options: ConsumerOptions) -> None:
+    """The durable pull consumer, created if missing; an existing one gets the configured `max_deliver` (a message
+    that keeps failing, e.g. by crashing the consumer, must not come back for ever)."""
     try:
-        await js.consumer_info(stream, options.durable)
-        return
+        info = await js.consumer_info(stream, options.durable)
     except NotFoundError:
-        pass
+        info = None
+    if info is not None:
+        if info.config.max_deliver != options.max_deliver:
+            config = info.config
+            config.max_deliver = options.max_deliver
+            try:  # the server updates a durable created again with an editable field changed
+                await js.add_consumer(stream, config)
+                logger.info("durable consumer updated", extra={"max_deliver": options.max_deliver})
+            except nats.errors.Error as exc:
+                logger.warning("could not set max_deliver on the existing durable: %s", exc)
+        return
     await js.add_consumer(
         stream,
         ConsumerConfig(
@@ -125,6 +149,7 @@ async def ensure_durable(js: JetStreamContext, stream: str, options: ConsumerOpt
             deliver_policy=DeliverPolicy.ALL,
             ack_wait=options.ack_wait,
             max_ack_pending=options.max_ack_pending,
+            max_deliver=options.max_deliver,
             filter_subject=options.subject,
         ),
     )
@@ -148,6 +173,8 @@ class Consumer:
             self.books = BookKeeper()
         self._stopping = asyncio.Event()
         self._stop_requested_at: float | None = None
+        # True once a batch was left for redelivery at shutdown: a store thread may still be stuck in its write.
+        self.abandoned = False
         self._closing = False
         # Batches fetched and not yet acked, by identity (list.remove would compare the messages one by one).
         self._in_hand: dict[int, list[Msg]] = {}
@@ -182,6 +209,7 @@ class Consumer:
             )
             await fetcher.start()
             writer = asyncio.create_task(self._write_loop())
+            heartbeat = asyncio.create_task(self._heartbeat())
             try:
                 await self._fetch_loop(fetcher)
                 # Messages the server sent before it saw us stop are in hand too: written and acked like the rest.
@@ -192,6 +220,7 @@ class Consumer:
             finally:
                 await self._queue.put(None)
                 await writer
+                heartbeat.cancel()
         finally:
             await self._close(nc)
             if self.books is not None:
@@ -265,17 +294,69 @@ class Consumer:
                 self._slots.release()
 
     async def _hand_over(self, msgs: list[Msg]) -> None:
-        """Parse a batch and queue it for the writer (the caller holds a slot for it)."""
+        """Parse a batch and queue it for the writer (the caller holds a slot for it).
+
+        Parsing runs in a thread, so the heartbeat keeps the batch in progress however long a hostile message
+        takes to parse."""
         started = perf_counter()
         self._in_hand[id(msgs)] = msgs
         metrics.messages_received.inc(len(msgs))
         metrics.batch_size.observe(len(msgs))
-        batch = batch_parse(
+        await self._last_delivery(msgs)
+        # Read from the store at most every SYMBOLS_CACHE_SECONDS; an unknown symbol creates nothing.
+        known = await asyncio.to_thread(symbols.known_symbols)
+        batch = await asyncio.to_thread(
+            batch_parse,
             payloads=[(msg.data, msg.subject) for msg in msgs],
             ingested_at=utcnow(),
             message_id=lambda index: _message_id(msgs[index]),
+            max_raw_bytes=self.options.dead_letter_max_raw_bytes,
+            max_rejections=self.options.dead_letter_max_rejections,
+            known_symbols=known,
+            max_future_skew=timedelta(seconds=self.options.max_future_skew),
         )
         await self._queue.put((msgs, batch, started))
+
+    async def _last_delivery(self, msgs: list[Msg]) -> None:
+        """A message on its last delivery (`max_deliver`) was handed out that often without being acked: it may be
+        what keeps crashing the consumer. It is dead-lettered (reason `max_deliver`) before it is parsed, so it is
+        on record even if this attempt fails too; its good rows are still stored if the attempt succeeds."""
+        last = [msg for msg in msgs if _deliveries(msg) >= self.options.max_deliver]
+        if not last:
+            return
+        from .services import dead_letters_store
+
+        letters = [self._max_deliver_letter(msg) for msg in last]
+
+        def store() -> None:
+            with pymongo.timeout(self.options.store_timeout):
+                dead_letters_store(letters=letters)
+
+        try:
+            await asyncio.to_thread(store)
+        except Exception as exc:  # the store is down: the batch's write below waits for it; only this record is lost
+            logger.warning("could not dead-letter %d messages at their last delivery: %s", len(letters), exc)
+        metrics.messages_failed.labels("max_deliver").inc(len(last))
+
+    def _max_deliver_letter(self, msg: Msg) -> dict:
+        letter = {
+            **payload_record(msg.data, self.options.dead_letter_max_raw_bytes),
+            "subject": msg.subject,
+            "reason": "max_deliver",
+            "error": f"delivered {_deliveries(msg)} times without being acked",
+            "received_at": utcnow(),
+        }
+        message_id = _message_id(msg)
+        if message_id is not None:
+            letter["_id"] = f"{message_id}:max_deliver"
+        return letter
+
+    async def _heartbeat(self) -> None:
+        """Every third of the ack wait, mark the messages in hand as in progress: a long parse or write must not
+        make JetStream hand them to another replica (or to us again) while we work on them."""
+        while True:
+            await asyncio.sleep(max(self.options.ack_wait / 3, 0.5))
+            await self._mark_in_progress()
 
     async def _write_loop(self) -> None:
         while (item := await self._queue.get()) is not None:
@@ -287,7 +368,30 @@ class Consumer:
             self._slots.release()
 
     async def _write(self, msgs: list[Msg], batch: Batch) -> bool:
-        """Write the batch, retrying while the store fails; False only when stopping ran out of grace time."""
+        """Write the batch, retrying while the store fails; False only when stopping ran out of grace time.
+
+        The grace bounds the attempt in flight too: a stalled store holds a write until its time limit, and the
+        stop must not wait for that (the batch is left unacked, for redelivery)."""
+        writing = asyncio.create_task(self._write_retrying(batch))
+        stopping = asyncio.create_task(self._stopping.wait())
+        await asyncio.wait({writing, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        if not writing.done() and self._stop_requested_at is not None:
+            remaining = self.options.shutdown_grace - (perf_counter() - self._stop_requested_at)
+            await asyncio.wait({writing}, timeout=max(0.0, remaining))
+        stopping.cancel()
+        if not writing.done():
+            writing.cancel()
+            self.abandoned = True
+            logger.error("store still failing at shutdown; %d messages left for redelivery", len(msgs))
+            return False
+        error = writing.exception()
+        if error is not None:
+            self.abandoned = True
+            logger.error("store still failing at shutdown; %d messages left for redelivery: %s", len(msgs), error)
+            return False
+        return True
+
+    async def _write_retrying(self, batch: Batch) -> None:
         retrying = AsyncRetrying(
             # Any failure, not only the store's: a batch is never dropped, and the metrics show the retries.
             retry=retry_if_exception_type(Exception),
@@ -296,14 +400,9 @@ class Consumer:
             before_sleep=self._keep_in_progress,
             reraise=True,
         )
-        try:
-            async for attempt in retrying:
-                with attempt:
-                    await self.sink(batch)
-        except Exception as exc:
-            logger.error("store still failing at shutdown; %d messages left for redelivery: %s", len(msgs), exc)
-            return False
-        return True
+        async for attempt in retrying:
+            with attempt:
+                await self.sink(batch)
 
     def _out_of_grace(self, retry_state: RetryCallState) -> bool:
         started = self._stop_requested_at
@@ -317,6 +416,9 @@ class Consumer:
             retry_state.upcoming_sleep,
             retry_state.outcome.exception() if retry_state.outcome else "",
         )
+        await self._mark_in_progress()
+
+    async def _mark_in_progress(self) -> None:
         for msgs in list(self._in_hand.values()):
             for msg in msgs:
                 try:
@@ -331,7 +433,10 @@ class Consumer:
     def _store_batch(self, batch: Batch) -> WriteResult:
         from .services import batch_store, ingest_lineage_ensure
 
-        result = batch_store(batch=batch, executor=self._executor)
+        # One deadline for the batch's store writes: a stalled store fails the attempt (retried) instead of
+        # holding the writer for the process-wide MONGODB_MAX_TIME_MS.
+        with pymongo.timeout(self.options.store_timeout):
+            result = batch_store(batch=batch, executor=self._executor)
         if batch.rows:
             ingest_lineage_ensure(refs=list(batch.rows), subject=self.options.subject)
             if self.books is not None:
@@ -354,6 +459,13 @@ class Consumer:
             metrics.messages_failed.labels(reason).inc(count)
         for published_at in batch.published_at:
             metrics.publish_lag_seconds.observe((now - published_at).total_seconds())
+
+
+def _deliveries(msg: Msg) -> int:
+    try:
+        return msg.metadata.num_delivered or 1
+    except Exception:
+        return 1
 
 
 def _message_id(msg: Msg) -> str | None:

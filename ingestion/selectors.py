@@ -105,7 +105,10 @@ def _recent_candles(target: Collection, ref: SeriesRef, query: dict, end: dateti
     engines that do not stop a sorted scan at the limit read no more). Returns None when the window holds fewer
     (a gap or a stale collection): the caller then runs the open-ended query.
     """
-    recent = recent_candles_query(ref=ref, query=query, end=end, wanted=wanted)
+    try:
+        recent = recent_candles_query(ref=ref, query=query, end=end, wanted=wanted)
+    except OverflowError:  # a deep offset of long candles reaches before year 1: no window, the plain query it is
+        return None
     rows = _find(target, recent, "open_time", descending=True, skip=0, limit=wanted)
     return rows if len(rows) == wanted else None
 

@@ -1,10 +1,18 @@
 """One JSON error shape at the API edge: `{"detail": "<message>"}`."""
 
+import logging
+
 from django.http import HttpResponse, JsonResponse
 from django.views import defaults
 from drf_spectacular.utils import OpenApiResponse
+from pymongo.errors import ConnectionFailure, PyMongoError
 from rest_framework import exceptions, serializers
+from rest_framework.response import Response
 from rest_framework.views import exception_handler
+
+from . import mongo
+
+logger = logging.getLogger(__name__)
 
 
 class BadParameter(exceptions.ValidationError):
@@ -22,7 +30,20 @@ def _flatten(detail: object) -> str:
     return str(detail)
 
 
+def _store_unavailable(exc: Exception) -> Response | None:
+    """A store that timed out or cannot be reached is a 503 in the one error shape, never a 500 or a hung thread."""
+    if not isinstance(exc, PyMongoError) or not (exc.timeout or isinstance(exc, ConnectionFailure)):
+        return None
+    if not isinstance(exc, mongo.StoreUnavailable):
+        mongo.mark_unavailable()  # the next requests answer at once, keeping threads free for liveness
+    logger.warning("store unavailable: %s", exc)
+    return Response({"detail": "the market-data store is unavailable; retry shortly"}, status=503)
+
+
 def api_exception_handler(exc, context):
+    unavailable = _store_unavailable(exc)
+    if unavailable is not None:
+        return unavailable
     response = exception_handler(exc, context)
     if response is None:
         return None

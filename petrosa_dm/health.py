@@ -1,6 +1,12 @@
-"""Readiness checks: each component is really asked, with a bounded timeout, and timed."""
+"""Readiness checks: each component is really asked, with a bounded timeout, and timed.
+
+Probes come often and concurrently (kubelet, load balancers, monitoring), so one result is shared for
+READINESS_CACHE_SECONDS and only one check runs at a time; the checks' pool threads close the database connection
+they opened, so probing can never use up the database's connections (issue 15, finding 1).
+"""
 
 import asyncio
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, TimeoutError
@@ -8,7 +14,7 @@ from dataclasses import dataclass
 
 import nats
 from django.conf import settings
-from django.db import connection
+from django.db import connection, connections
 from kombu import Connection
 
 from . import mongo
@@ -34,16 +40,15 @@ class ComponentState:
 
 
 def check_database() -> None:
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-    except Exception:
-        connection.close()  # a broken connection is not reused by the next check
-        raise
+    # Runs in a pool thread: Django's connections are per thread, so the one opened here is this thread's own
+    # and is closed when the check ends (`_run`), never left for the database to time out.
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
 
 
 def check_mongodb() -> None:
-    mongo.ping()
+    """A real read bounded in time: a frozen or overloaded store may still answer pings from its network thread."""
+    mongo.probe_read()
 
 
 def check_nats() -> None:
@@ -77,6 +82,8 @@ def _run(name: str, check: Callable[[], None]) -> ComponentState:
     except Exception as exc:  # any failure of a dependency is its unhealthiness, reported with its text
         error = redact(f"{type(exc).__name__}: {exc}")[:300]
         return ComponentState(name, False, (time.perf_counter() - started) * 1000, required, error)
+    finally:
+        connections.close_all()  # this pool thread's own database connection, if the check opened one
     return ComponentState(name, True, (time.perf_counter() - started) * 1000, required)
 
 
@@ -89,7 +96,30 @@ def _collect(name: str, future: Future, deadline: float) -> ComponentState:
         return ComponentState(name, False, CHECK_TIMEOUT_SECONDS * 1000, required, "timed out")
 
 
+_lock = threading.Lock()
+_cached: tuple[float, tuple[bool, dict[str, ComponentState]]] | None = None  # (checked at, result)
+
+
 def readiness() -> tuple[bool, dict[str, ComponentState]]:
+    """The latest result if younger than READINESS_CACHE_SECONDS, else a fresh one; concurrent probes wait for the
+    one check in progress instead of starting their own."""
+    global _cached
+    with _lock:
+        if _cached is not None and time.monotonic() - _cached[0] < settings.READINESS_CACHE_SECONDS:
+            return _cached[1]
+        result = check_all()
+        _cached = (time.monotonic(), result)
+        return result
+
+
+def forget() -> None:
+    """Drop the cached result (tests that change a component's state)."""
+    global _cached
+    with _lock:
+        _cached = None
+
+
+def check_all() -> tuple[bool, dict[str, ComponentState]]:
     """Run every check concurrently, bounded in time; ready when every required component is healthy."""
     pool = ThreadPoolExecutor(max_workers=len(CHECKS))
     deadline = time.monotonic() + CHECK_TIMEOUT_SECONDS

@@ -10,7 +10,7 @@ from datetime import datetime
 from petrosa_dm.market.naming import InvalidName, normalize_interval, normalize_symbol
 
 from .errors import BadParameter
-from .market.timeutils import InvalidTime, parse_time
+from .market.timeutils import MAX_VALID, MIN_VALID, InvalidTime, parse_time
 
 _MISSING = object()
 
@@ -63,14 +63,21 @@ def period_param(query: Mapping, name: str = "period", *, required: bool = True,
 
 
 def time_param(query: Mapping, name: str, *, required: bool = False) -> datetime | None:
-    """ISO-8601 (`Z`, `+00:00`, `+00:00Z`) or epoch milliseconds, as an aware UTC datetime."""
+    """ISO-8601 (`Z`, `+00:00`, `+00:00Z`) or epoch milliseconds, as an aware UTC datetime within the times the
+    service stores (timeutils.MIN_VALID to MAX_VALID): anything outside, such as year 1 with a +14:00 offset or
+    9999-12-31 -14:00, would overflow the date arithmetic of the reads (a 500) and can match no row anyway."""
     value = _raw(query, name, required)
     if value is None:
         return None
     try:
-        return parse_time(value)
+        moment = parse_time(value)
     except InvalidTime as exc:
         raise BadParameter(name, str(exc)) from exc
+    except (OverflowError, ValueError, OSError) as exc:  # e.g. year 1 at +14:00 is before year 1 in UTC
+        raise BadParameter(name, f"not a representable time: {value!r}") from exc
+    if not MIN_VALID <= moment <= MAX_VALID:
+        raise BadParameter(name, f"must be between {MIN_VALID:%Y-%m-%d} and {MAX_VALID:%Y-%m-%d}, got {value!r}")
+    return moment
 
 
 def int_param(query: Mapping, name: str, *, default: int, minimum: int, maximum: int) -> int:

@@ -25,6 +25,18 @@ def secret_values() -> tuple[str, ...]:
     return tuple(sorted((value for value in values if len(value) >= 4), key=len, reverse=True))
 
 
+def redact_url(url: str) -> str:
+    """The URL with its credentials masked: `nats://user:***@host`, or `nats://***@host` for a token."""
+    parts = urlsplit(url)
+    if not (parts.username or parts.password):
+        return url
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    userinfo = f"{parts.username}:{MASK}" if parts.password else MASK
+    return parts._replace(netloc=f"{userinfo}@{host}").geturl()
+
+
 def redact(text: str) -> str:
     for secret in secret_values():
         if secret in text:

@@ -21,4 +21,10 @@ def schedule() -> list[ScheduledTask]:
         ),
         ScheduledTask("sync catalog", "catalog.tasks.sync_catalog", settings.CATALOG_SYNC_INTERVAL, True),
         ScheduledTask("resume stale backfills", "backfills.tasks.resume_stale_jobs", 60, settings.ENABLE_BACKFILLER),
+        ScheduledTask(
+            "refresh exchange symbols",
+            "ingestion.tasks.refresh_exchange_symbols",
+            settings.SYMBOLS_REFRESH_INTERVAL,
+            True,
+        ),
     ]

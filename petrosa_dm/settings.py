@@ -380,3 +380,81 @@ ARCHIVE_DOWNLOAD_DIR = env.str("ARCHIVE_DOWNLOAD_DIR", default="") or None
 ARCHIVE_SPLIT_MIN_FILES = env.int("ARCHIVE_SPLIT_MIN_FILES", default=4)
 # Findings one reconciliation records at most (every difference is still counted).
 RECONCILE_MAX_FINDINGS = env.int("RECONCILE_MAX_FINDINGS", default=1000)
+
+
+# --- Hardening (issue 15; docs/security.md lists every protection, its setting and its default) ---
+# Readiness results are shared for this long: concurrent probes cost one check.
+READINESS_CACHE_SECONDS = env.float("READINESS_CACHE_SECONDS", default=1.5)
+# Every store operation of the process: socket reads and the whole operation (also sent as maxTimeMS).
+MONGODB_SOCKET_TIMEOUT_MS = env.int("MONGODB_SOCKET_TIMEOUT_MS", default=10000)
+MONGODB_MAX_TIME_MS = env.int("MONGODB_MAX_TIME_MS", default=300_000)
+# API requests (not the admin): one deadline for all store operations of a request.
+API_STORE_TIMEOUT_MS = env.int("API_STORE_TIMEOUT_MS", default=5000)
+# Dead letters: one per message, its payload cut at this size (with the whole size and SHA-256), and at most this
+# many rejected events listed; the consumer gives a message up after this many deliveries (dead letter max_deliver).
+DEAD_LETTER_MAX_RAW_BYTES = env.int("DEAD_LETTER_MAX_RAW_BYTES", default=16 * 1024)
+DEAD_LETTER_MAX_REJECTIONS = env.int("DEAD_LETTER_MAX_REJECTIONS", default=100)
+NATS_MAX_DELIVER = env.int("NATS_MAX_DELIVER", default=10)
+# The consumer: one deadline for writing a batch (a failed write is retried; writes are idempotent).
+CONSUMER_STORE_TIMEOUT_MS = env.int("CONSUMER_STORE_TIMEOUT_MS", default=30_000)
+# After a store timeout, API reads answer 503 at once for this long instead of each holding a thread.
+MONGODB_FAIL_FAST_SECONDS = env.float("MONGODB_FAIL_FAST_SECONDS", default=5.0)
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.middleware.common.CommonMiddleware"), "petrosa_dm.hardening.StoreDeadlineMiddleware"
+)
+# /metrics before any host check (Prometheus scrapes pod IPs); size limits before anything reads the request.
+MIDDLEWARE.insert(1, "petrosa_dm.hardening.MetricsAnyHostMiddleware")
+MIDDLEWARE.insert(2, "petrosa_dm.hardening.RequestLimitsMiddleware")
+API_MAX_URI_LENGTH = env.int("API_MAX_URI_LENGTH", default=4096)
+# Known symbols (petrosa_dm.market.symbols): the exchange's list cached in the store, refreshed on this schedule,
+# read by each process at most this often; the fallback when no list was ever fetched; extras an admin allows.
+SYMBOLS_REFRESH_INTERVAL = env.int("SYMBOLS_REFRESH_INTERVAL", default=3600)
+SYMBOLS_CACHE_SECONDS = env.float("SYMBOLS_CACHE_SECONDS", default=60.0)
+SYMBOLS_FALLBACK = env.list("SYMBOLS_FALLBACK", default=[])
+SYMBOLS_ALLOWED_EXTRA = env.list("SYMBOLS_ALLOWED_EXTRA", default=[])
+# Event times (and candle open / trade times) further than this past now are rejected (dead letter impossible_time).
+INGEST_MAX_FUTURE_SKEW_SECONDS = env.float("INGEST_MAX_FUTURE_SKEW_SECONDS", default=300.0)
+# Backfill bounds: candles per job (1,000,000 is about 1.9 years of 1m candles), days per job of the other types,
+# and how far past now `end` may reach (clock skew).
+BACKFILL_MAX_CANDLES = env.int("BACKFILL_MAX_CANDLES", default=1_000_000)
+BACKFILL_MAX_SPAN_DAYS = {
+    "trades": env.int("BACKFILL_MAX_TRADES_DAYS", default=31),
+    "funding_rates": env.int("BACKFILL_MAX_FUNDING_DAYS", default=3660),
+    "depth": env.int("BACKFILL_MAX_DEPTH_DAYS", default=31),
+}
+BACKFILL_FUTURE_TOLERANCE_SECONDS = env.int("BACKFILL_FUTURE_TOLERANCE_SECONDS", default=300)
+# Bounded reads: /data/* offsets (deeper pages use start/end) and on-demand correlation windows, in bars.
+API_MAX_OFFSET = env.int("API_MAX_OFFSET", default=10_000)
+ANALYTICS_CORRELATION_MAX_WINDOW = env.int("ANALYTICS_CORRELATION_MAX_WINDOW", default=1000)
+# Read throttling (petrosa_dm.throttling): DRF rates such as "600/min"; "off" disables one. The users named here
+# (the cluster's services, by their API token) are never throttled. Probes (liveness, readiness) are not throttled.
+API_THROTTLE_ANON = env.str("API_THROTTLE_ANON", default="600/min")
+API_THROTTLE_USER = env.str("API_THROTTLE_USER", default="3000/min")
+API_THROTTLE_EXEMPT_USERS = env.list("API_THROTTLE_EXEMPT_USERS", default=[])
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "throttle": env.cache_url("THROTTLE_CACHE_URL", default="locmemcache://throttle"),
+    # Admin actions' "already queued" marks (per process by default; a redis:// URL shares them).
+    "locks": env.cache_url("LOCK_CACHE_URL", default="locmemcache://locks"),
+}
+# An admin action on a dataset is queued at most once per this many seconds (later clicks are skipped).
+ADMIN_ACTION_REQUEUE_SECONDS = env.int("ADMIN_ACTION_REQUEUE_SECONDS", default=300)
+REST_FRAMEWORK["DEFAULT_THROTTLE_CLASSES"] = [
+    "petrosa_dm.throttling.AnonReadThrottle",
+    "petrosa_dm.throttling.UserReadThrottle",
+]
+REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {
+    "anon": None if API_THROTTLE_ANON == "off" else API_THROTTLE_ANON,
+    "user": None if API_THROTTLE_USER == "off" else API_THROTTLE_USER,
+}
+# Login throttling (django-axes; petrosa_dm.auth_backends): failed logins per username and address; past the limit
+# that pair is locked out (429) for the cool-off, in hours; a successful login resets the count.
+INSTALLED_APPS.append("axes")
+MIDDLEWARE.append("axes.middleware.AxesMiddleware")  # last, as django-axes requires
+AUTHENTICATION_BACKENDS = ["petrosa_dm.auth_backends.LoginThrottleBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_TIME", default=0.25)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+# Behind the ingress the client address is the first X-Forwarded-For entry; AXES_IPWARE_* tune how it is read.
+AXES_IPWARE_PROXY_COUNT = env.int("AXES_IPWARE_PROXY_COUNT", default=0) or None

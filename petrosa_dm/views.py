@@ -55,6 +55,7 @@ class LivenessView(APIView):
     """The process answers; dependencies are readiness' business, so a store outage never restarts the pod."""
 
     permission_classes = [AllowAny]
+    throttle_classes = []  # probes come from the kubelet's one address, as often as it likes
 
     @extend_schema(
         summary="Liveness probe",
@@ -93,6 +94,7 @@ _readiness = inline_serializer(
 
 class ReadinessView(APIView):
     permission_classes = [AllowAny]
+    throttle_classes = []  # probes come from the kubelet's one address; readiness is cached instead
 
     @extend_schema(
         summary="Readiness probe: real checks of every component", responses={200: _readiness, 503: _readiness}

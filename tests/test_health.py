@@ -7,6 +7,16 @@ from petrosa_dm.testing.services import free_port, mongo_executor
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def uncached_readiness():
+    """These tests change a component and probe again at once: no shared result between probes."""
+    from petrosa_dm import health
+
+    health.forget()
+    with override_settings(READINESS_CACHE_SECONDS=0):
+        yield
+
+
 def test_liveness_reports_ok_with_version(client):
     response = client.get("/health/liveness")
     assert response.status_code == 200
@@ -84,3 +94,12 @@ def test_readiness_answers_in_time_when_the_store_is_frozen(client, own_mongo):
     assert response.status_code == 503
     assert response.json()["components"]["mongodb"]["status"] == "unhealthy"
     assert elapsed < 5
+
+
+def test_readiness_shares_one_result_between_probes_within_its_cache_time(client, own_mongo):
+    """Concurrent probes cost one check: within READINESS_CACHE_SECONDS the store's outage is not yet seen."""
+    with override_settings(READINESS_CACHE_SECONDS=60):
+        assert client.get("/health/readiness").status_code == 200
+        own_mongo.stop()
+        assert client.get("/health/readiness").status_code == 200
+    assert client.get("/health/readiness").status_code == 503

@@ -15,7 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from petrosa_dm import params
-from petrosa_dm.errors import error_responses
+from petrosa_dm.errors import BadParameter, error_responses
 from petrosa_dm.market.timeutils import utcnow
 
 from .. import selectors
@@ -270,6 +270,21 @@ class RegimeView(APIView):
         return Response({"pair": pair, "metric": "regime", "data": data, "metadata": metadata})
 
 
+def correlation_window(query, period: str) -> tuple[str, int]:
+    """The on-demand matrix's window in bars: `window` as given (capped: every request reads it for each pair), by
+    default the earlier version's 30 days, or the cap when 30 days hold more bars of `period`."""
+    cap = settings.ANALYTICS_CORRELATION_MAX_WINDOW
+    text, bars = params.window_param(query, period, default=None, maximum=cap)
+    if bars is not None:
+        return text, bars
+    try:
+        _, month = params.window_param({"window": "30d"}, period, default=None, maximum=10**9)
+    except BadParameter:  # 1M bars: a duration has no fixed number of them
+        month = cap
+    bars = min(month, cap)
+    return ("30d" if bars == month else str(bars)), bars
+
+
 class CorrelationView(APIView):
     @extend_schema(
         summary="Correlation of log returns",
@@ -283,7 +298,13 @@ class CorrelationView(APIView):
             ),
             OpenApiParameter("pair", str, description="Symbol for stored correlation against the reference pair."),
             OpenApiParameter("period", str, description="Candle interval; required with `pairs`."),
-            window_parameter("30d"),
+            OpenApiParameter(
+                "window",
+                str,
+                description="Bars (`20`) or a duration (`90m`, `24h`, `30d`) converted to bars of `period`; 2 to "
+                f"{settings.ANALYTICS_CORRELATION_MAX_WINDOW:,} bars (ANALYTICS_CORRELATION_MAX_WINDOW). Default 30d, "
+                "or that many bars when 30 days hold more.",
+            ),
             LIMIT,
         ],
         responses={
@@ -303,7 +324,8 @@ class CorrelationView(APIView):
             return self.stored(query)
         pairs = params.pairs_param(query, minimum=2, maximum=settings.ANALYTICS_CORRELATION_MAX_PAIRS)
         period = params.period_param(query)
-        window_text, bars = params.window_param(query, period, default="30d", maximum=MAX_WINDOW)
+        # Computed on demand for each request: the window is capped (a window of 100,000 bars took 9 s).
+        window_text, bars = correlation_window(query, period)
         try:
             data = selectors.correlation_matrix_get(pairs=pairs, interval=period, window=bars, now=utcnow())
         except selectors.NoCandles as exc:

@@ -65,13 +65,22 @@ class BackfillStartSerializer(serializers.Serializer):
 
 
 class BackfillJobSerializer(serializers.ModelSerializer):
-    requested_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    requested_by = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, help_text="The operator's username; null for anonymous readers."
+    )
     # The earlier version's names, beside ours.
     job_id = serializers.IntegerField(source="id", read_only=True)
     records_fetched = serializers.IntegerField(source="rows_fetched", read_only=True)
     records_inserted = serializers.IntegerField(source="rows_inserted", read_only=True)
     completed_at = serializers.DateTimeField(source="finished_at", read_only=True, allow_null=True)
     request = serializers.SerializerMethodField(help_text="The job's request in the earlier version's names.")
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        request = self.context.get("request")
+        if request is None or not request.user.is_authenticated:
+            data["requested_by"] = None  # operators' usernames are not for anonymous readers (issue 15)
+        return data
 
     class Meta:
         model = BackfillJob

@@ -25,6 +25,7 @@ class BackfillStartView(generics.GenericAPIView):
         request=BackfillStartSerializer,
         responses={
             201: BackfillJobSerializer,
+            200: OpenApiResponse(BackfillJobSerializer, description="An identical pending or running job."),
             400: OpenApiResponse(description="A field is invalid; `detail` names it."),
             401: ERROR,
             403: ERROR,
@@ -34,7 +35,12 @@ class BackfillStartView(generics.GenericAPIView):
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         job = services.backfill_job_create(**serializer.validated_data, requested_by=request.user, source="api")
-        return Response(BackfillJobSerializer(job).data, status=status.HTTP_201_CREATED)
+        # An identical pending or running job is returned as it is (200) rather than queued twice.
+        created = not getattr(job, "reused", False)
+        return Response(
+            BackfillJobSerializer(job, context={"request": request}).data,
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
 
 
 SORT_FIELDS = ("created_at", "started_at", "finished_at", "priority", "status", "symbol")

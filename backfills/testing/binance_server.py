@@ -1,11 +1,12 @@
 """A local stand-in for Binance's USD-M REST API: a real HTTP server for tests and benchmarks.
 
-It answers `/fapi/v1/klines`, `/fapi/v1/fundingRate`, `/fapi/v1/aggTrades` and `/fapi/v1/depth` in Binance's
-documented formats with data generated deterministically from the requested range (so two requests for the same
-range return the same rows), enforces a weight limit per window like Binance (`X-MBX-USED-WEIGHT-1M` on every
-response, 429 with `Retry-After` past the limit, 418 after repeated 429s), answers unknown symbols with
-`{"code": -1121, "msg": "Invalid symbol."}`, and can be told to inject 429, 418, 5xx, slow responses (timeouts) and
-malformed bodies. It records every request, so tests can prove which pages were fetched and which limits were used.
+It answers `/fapi/v1/klines`, `/fapi/v1/fundingRate`, `/fapi/v1/aggTrades`, `/fapi/v1/depth` and
+`/fapi/v1/exchangeInfo` (its symbols) in Binance's documented formats with data generated deterministically from
+the requested range (so two requests for the same range return the same rows), enforces a weight limit per window
+like Binance (`X-MBX-USED-WEIGHT-1M` on every response, 429 with `Retry-After` past the limit, 418 after repeated
+429s), answers unknown symbols with `{"code": -1121, "msg": "Invalid symbol."}`, and can be told to inject 429,
+418, 5xx, slow responses (timeouts) and malformed bodies. It records every request, so tests can prove which pages
+were fetched and which limits were used.
 
 Its weight table is deliberately its own (from Binance's documentation), not the backfiller's `weights` module:
 a mistake there must show up as a 429 here.
@@ -254,6 +255,8 @@ class BinanceTestServer:
         return 1
 
     def _answer(self, path: str, params: dict[str, str], now: float) -> object:
+        if path == "/fapi/v1/exchangeInfo":
+            return self._exchange_info(int(now * 1000))
         symbol = params.get("symbol", "")
         if not symbol:
             raise ApiError(400, -1102, "Mandatory parameter 'symbol' was not sent, was empty/null, or malformed.")
@@ -269,6 +272,14 @@ class BinanceTestServer:
         if answer is None:
             raise ApiError(404, -1000, f"Unknown path {path}")
         return answer(symbol, params, now_ms)
+
+    def _exchange_info(self, now_ms: int) -> dict:
+        """The documented shape, reduced to what readers use: the symbols with their status and contract."""
+        symbols = [
+            {"symbol": symbol, "pair": symbol, "contractType": "PERPETUAL", "status": "TRADING"}
+            for symbol in sorted(self.symbols)
+        ]
+        return {"timezone": "UTC", "serverTime": now_ms, "rateLimits": [], "symbols": symbols}
 
     # --- data ------------------------------------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ import itertools
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.conf import settings
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import serializers
@@ -29,8 +30,8 @@ from .rows import row_formatter, time_text, with_side, with_trades_count
 from .serializers import error_serializer, page_serializer
 
 MAX_LIMIT = 1000
-# Skipping walks index entries; past this, page with start/end instead.
-MAX_OFFSET = 100_000
+# Skipping walks index entries (deep offsets took 7-10 s each); past this, page with start/end instead.
+MAX_OFFSET = settings.API_MAX_OFFSET
 TRADE_KINDS = ("aggTrade", "trade")
 
 PAIR = OpenApiParameter(

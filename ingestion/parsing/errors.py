@@ -34,8 +34,18 @@ class InvalidName(InvalidMessage):
     reason = "invalid_name"
 
 
+class UnknownSymbol(InvalidMessage):
+    """A well-formed symbol the exchange does not list (petrosa_dm.market.symbols): it must create nothing."""
+
+    reason = "unknown_symbol"
+
+
 class NonPositivePrice(InvalidMessage):
     reason = "non_positive_price"
+
+
+class NegativeQuantity(InvalidMessage):
+    reason = "negative_quantity"
 
 
 class ImpossibleTime(InvalidMessage):
@@ -64,7 +74,9 @@ REASONS = tuple(
         MissingField,
         WrongType,
         InvalidName,
+        UnknownSymbol,
         NonPositivePrice,
+        NegativeQuantity,
         ImpossibleTime,
         DepthKindMismatch,
         ParserBug,

@@ -30,6 +30,8 @@ Rows = list[tuple[SeriesRef, dict]]
 class Context:
     ingested_at: datetime
     stream: str | None = None
+    known_symbols: frozenset[str] | None = None  # None: no list to check against (petrosa_dm.market.symbols)
+    latest: datetime | None = None  # event times past this are rejected (now plus the allowed clock skew)
 
 
 _refs: dict[tuple, SeriesRef] = {}
@@ -114,10 +116,10 @@ def _candle(event: dict, context: Context, *, symbol: object) -> Rows:
     row["low"] = f.price(k, "l")
     row["close"] = f.price(k, "c")
     row["volume"] = f.decimal(k, "v")
-    row["quote_volume"] = f.optional_decimal(k, "q")
+    row["quote_volume"] = f.optional_quantity(k, "q")
     row["trades"] = f.optional_integer(k, "n")
-    row["taker_buy_volume"] = f.optional_decimal(k, "V")
-    row["taker_buy_quote_volume"] = f.optional_decimal(k, "Q")
+    row["taker_buy_volume"] = f.optional_quantity(k, "V")
+    row["taker_buy_quote_volume"] = f.optional_quantity(k, "Q")
     row["first_trade_id"] = f.optional_integer(k, "f")
     row["last_trade_id"] = f.optional_integer(k, "L")
     row["closed"] = f.boolean(k, "x")
@@ -203,12 +205,12 @@ def ticker(event: dict, context: Context) -> Rows:
     row["price_change_percent"] = f.optional_decimal(event, "P")
     row["weighted_avg_price"] = f.optional_decimal(event, "w")
     row["last_price"] = f.price(event, "c")
-    row["last_quantity"] = f.optional_decimal(event, "Q")
+    row["last_quantity"] = f.optional_quantity(event, "Q")
     row["open_price"] = f.optional_decimal(event, "o")
     row["high_price"] = f.optional_decimal(event, "h")
     row["low_price"] = f.optional_decimal(event, "l")
-    row["volume"] = f.optional_decimal(event, "v")
-    row["quote_volume"] = f.optional_decimal(event, "q")
+    row["volume"] = f.optional_quantity(event, "v")
+    row["quote_volume"] = f.optional_quantity(event, "q")
     row["open_time"] = f.optional_time(event, "O")
     row["close_time"] = f.optional_time(event, "C")
     row["first_trade_id"] = f.optional_integer(event, "F")
@@ -240,7 +242,7 @@ def force_order(event: dict, context: Context) -> Rows:
     row["price"] = f.price(order, "p")
     row["average_price"] = f.optional_decimal(order, "ap")
     row["quantity"] = f.decimal(order, "q")
-    row["filled_quantity"] = f.optional_decimal(order, "z")
+    row["filled_quantity"] = f.optional_quantity(order, "z")
     row["status"] = f.optional_text(order, "X")
     row["trade_time"] = f.optional_time(order, "T")
     return [(ref, f.without_none(row))]

@@ -14,7 +14,7 @@ from bson.decimal128 import Decimal128
 from petrosa_dm.market.timeutils import MAX_VALID, MIN_VALID, from_ms, to_ms
 
 from .decimals import to_decimal128
-from .errors import ImpossibleTime, MissingField, NonPositivePrice, WrongType
+from .errors import ImpossibleTime, MissingField, NegativeQuantity, NonPositivePrice, WrongType
 
 MIN_VALID_MS = to_ms(MIN_VALID)
 MAX_VALID_MS = to_ms(MAX_VALID)
@@ -34,7 +34,18 @@ def required(event: dict, key: str) -> object:
 
 
 def decimal(event: dict, key: str) -> Decimal128:
-    return _decimal(event, key)[0]
+    """A quantity or volume: >= 0."""
+    value, positive = _decimal(event, key)
+    if not positive and event[key].startswith("-"):
+        raise NegativeQuantity(f"field {key!r} must be a quantity >= 0, got {event[key]!r}")
+    return value
+
+
+def optional_quantity(event: dict, key: str) -> Decimal128 | None:
+    value = event.get(key)
+    if value is None or value == "":
+        return None
+    return decimal(event, key)
 
 
 def price(event: dict, key: str) -> Decimal128:
@@ -46,6 +57,7 @@ def price(event: dict, key: str) -> Decimal128:
 
 
 def optional_decimal(event: dict, key: str) -> Decimal128 | None:
+    """A signed decimal (price changes, funding rates) or an optional price."""
     value = event.get(key)
     if value is None or value == "":
         return None

@@ -1,3 +1,4 @@
+import hashlib
 import json
 from datetime import UTC, datetime
 
@@ -31,6 +32,8 @@ def test_rows_are_grouped_by_series_and_bad_messages_become_dead_letters():
         "reason": "invalid_json",
         "error": letter["error"],
         "received_at": NOW,
+        "size": 1,
+        "sha256": hashlib.sha256(b"{").hexdigest(),
     }
     assert (batch.messages, batch.failed["invalid_json"], batch.row_count) == (4, 1, 4)
 
@@ -45,12 +48,31 @@ def test_only_the_newest_update_of_each_candle_in_a_batch_is_kept():
     assert [str(row["close"]) for row in rows] == ["1.03"]
 
 
-def test_bad_events_of_an_array_get_their_own_dead_letter_ids():
+def test_bad_events_of_an_array_share_one_dead_letter_listing_each_rejection():
     event = json.loads(samples.MARK_PRICE)["data"]
     payload = json.dumps([event, event | {"p": "0"}, event | {"E": 5}]).encode()
     batch = batch_parse(payloads=[(payload, "s")], ingested_at=NOW, message_id=lambda index: "STREAM:9")
-    assert [(letter["_id"], letter["reason"]) for letter in batch.dead_letters] == [
-        ("STREAM:9:0", "non_positive_price"),
-        ("STREAM:9:1", "impossible_time"),
+    [letter] = batch.dead_letters
+    assert (letter["_id"], letter["reason"], letter["raw"], letter["rejected_events"]) == (
+        "STREAM:9",
+        "non_positive_price",
+        payload.decode(),
+        2,
+    )
+    assert [(item["index"], item["reason"]) for item in letter["rejections"]] == [
+        (1, "non_positive_price"),
+        (2, "impossible_time"),
     ]
+    assert batch.failed == {"non_positive_price": 1, "impossible_time": 1}
     assert batch.row_count == 2
+
+
+def test_a_dead_letter_keeps_the_payload_once_cut_at_the_limit_with_its_hash_and_capped_rejections():
+    event = json.loads(samples.MARK_PRICE)["data"]
+    payload = json.dumps([event | {"p": "-1", "pad": "x" * 500} for _ in range(1000)]).encode()
+    batch = batch_parse(payloads=[(payload, "s")], ingested_at=NOW, max_raw_bytes=1000, max_rejections=10)
+    [letter] = batch.dead_letters
+    assert letter["raw"] == payload[:1000].decode() and letter["truncated"] is True
+    assert (letter["size"], letter["sha256"]) == (len(payload), hashlib.sha256(payload).hexdigest())
+    assert letter["rejected_events"] == 1000 and len(letter["rejections"]) == 10
+    assert batch.failed == {"non_positive_price": 1000}

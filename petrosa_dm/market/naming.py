@@ -71,7 +71,10 @@ class SeriesRef:
 
 
 def normalize_symbol(value: object) -> str:
-    symbol = str(value or "").strip().upper()
+    text = str(value or "").strip()
+    # ASCII only, checked before upper-casing: Unicode case mapping turns a dotless i into I and fullwidth letters
+    # into other fullwidth letters, so a look-alike could otherwise become, or shadow, a real symbol.
+    symbol = text.upper() if text.isascii() else ""
     if not SYMBOL_PATTERN.match(symbol):
         raise InvalidName(f"invalid symbol {value!r}: expected capital letters and digits, e.g. BTCUSDT")
     return symbol

@@ -81,6 +81,7 @@ def test_an_array_event_too_deep_to_write_back_keeps_the_whole_message_as_its_de
     assert outcomes == {"stored", "dead_letter"}
     assert [letter["reason"] for letter in batch.dead_letters] == ["missing_field"]
     assert batch.dead_letters[0]["raw"] == payload.decode()
+    assert [item["index"] for item in batch.dead_letters[0]["rejections"]] == [1]
 
 
 def test_an_integer_beyond_64_bits_is_dead_lettered_rather_than_failing_every_store_write():
