@@ -1,6 +1,6 @@
 """Settings, read from the environment (12-factor).
 
-Every variable is listed in the README with its default. A secret may also come from `<NAME>_FILE`
+Every variable is listed in docs/configuration.md with its default. A secret may also come from `<NAME>_FILE`
 (a mounted Kubernetes secret): django-environ's FileAwareEnv reads it.
 """
 
