@@ -72,6 +72,12 @@ def mongo_db(mongo_available):
     for name in database.list_collection_names():
         database.drop_collection(name)
     store.forget_indexes()
+    # What the process cached about the dropped collections (order-book anchors and diff chunks) goes with them.
+    from books import selectors as book_selectors
+    from books import store as book_store
+
+    book_selectors.forget_cache()
+    book_store.forget_indexes()
 
 
 @pytest.fixture(scope="session")

@@ -144,8 +144,9 @@ def test_backfill_start_takes_the_earlier_body_and_stays_authenticated(client):
 @pytest.mark.django_db
 def test_backfill_jobs_list_and_detail(client):
     headers = _writer_headers()
-    for symbol in ("BTCUSDT", "ETHUSDT", "BTCUSDT"):
-        body = EARLIER_BODY | {"symbol": symbol, "data_type": "funding", "timeframe": None}
+    # Two BTCUSDT jobs over different days (an identical active job would be returned, not queued again).
+    for symbol, end in (("BTCUSDT", "2024-08-02"), ("ETHUSDT", "2024-08-02"), ("BTCUSDT", "2024-08-03")):
+        body = EARLIER_BODY | {"symbol": symbol, "data_type": "funding", "timeframe": None, "end_time": end}
         assert client.post("/backfill/start", body, content_type="application/json", **headers).status_code == 201
 
     query = {"status": "pending", "symbol": "BTCUSDT", "data_type": "funding_rates", "from": "2020-01-01T00:00:00",

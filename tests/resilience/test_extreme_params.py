@@ -17,7 +17,7 @@ ENDPOINTS = [
     "/data/candles?pair=BTCUSDT&period=1m",
     "/data/candles?pair=BTCUSDT&period=1M",
     "/data/trades?pair=BTCUSDT",
-    "/data/depth?pair=BTCUSDT",
+    "/data/depth/updates?pair=BTCUSDT",
     "/data/funding?pair=BTCUSDT",
     "/data/mark-prices?pair=BTCUSDT",
     "/data/tickers?pair=BTCUSDT",
@@ -46,6 +46,13 @@ def test_a_time_outside_the_representable_range_is_a_400_naming_it(client, mongo
     response = client.get(f"{endpoint}&{urlencode({parameter: value})}")
     assert response.status_code == 400, response.content[:300]
     assert response.json()["parameter"] == parameter
+
+
+@pytest.mark.parametrize("value", [value for _, value in EXTREME_TIMES])
+def test_an_order_book_moment_outside_the_representable_range_is_a_400_naming_it(client, mongo_db, value):
+    response = client.get(f"/data/depth?pair=BTCUSDT&{urlencode({'at': value})}")
+    assert response.status_code == 400, response.content[:300]
+    assert response.json()["parameter"] == "at"
 
 
 @pytest.mark.parametrize("period", ["1M", "1w"])
