@@ -18,7 +18,8 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt | $(BIN)/python
 deps: $(VENV)/.installed
 
 # Migrate, install the schedule, make sure an admin exists, then run every process in the foreground under
-# supervisord (supervisord.conf): the stores start first and stop last. Ctrl-C stops everything in order.
+# supervisord (supervisord.conf): the stores start first and stop last. Ctrl-C stops everything in order; supervisord
+# runs as the terminal's foreground job (scripts/foreground.py), so make exits with its status, 0, not 130.
 # The consumer and NATS run only when nats-server is installed.
 DM_VAR_DIR ?= $(CURDIR)/var
 DM_MONGO_PORT ?= 27017
@@ -37,7 +38,7 @@ run: deps
 	@if command -v nats-server >/dev/null; then with_nats=true; \
 	  else echo "nats-server not found: running without NATS and the consumer (apt-get install nats-server)"; \
 	  with_nats=false; fi; \
-	$(RUN_ENV) DM_WITH_NATS=$$with_nats exec $(BIN)/supervisord -c supervisord.conf
+	$(RUN_ENV) DM_WITH_NATS=$$with_nats exec $(BIN)/python scripts/foreground.py $(BIN)/supervisord -c supervisord.conf
 
 test: deps
 	$(BIN)/python -m petrosa_dm.testing.services $(BIN)/pytest $(PYTEST_ARGS)
