@@ -5,3 +5,10 @@ API_MAX_URI_LENGTH with a JSON 414; gunicorn's own plain-text 414 is left for li
 """
 
 limit_request_line = 8190
+
+
+def post_worker_init(worker) -> None:
+    # The worker has loaded Django: keep its start-up heap out of the garbage collector's passes (petrosa_dm.heap).
+    from petrosa_dm.heap import tune_gc
+
+    tune_gc()

@@ -49,10 +49,11 @@ from pymongo.errors import BulkWriteError  # noqa: E402
 
 from ingestion import store  # noqa: E402
 from ingestion.batches import Batch, batch_parse  # noqa: E402
-from ingestion.consumer import Consumer, ConsumerOptions, ensure_durable, ensure_stream, tune_gc  # noqa: E402
+from ingestion.consumer import Consumer, ConsumerOptions, ensure_durable, ensure_stream  # noqa: E402
 from ingestion.keys import key_fields, row_id  # noqa: E402
 from ingestion.store import WriteResult  # noqa: E402
 from petrosa_dm import mongo  # noqa: E402
+from petrosa_dm.heap import tune_gc  # noqa: E402
 from petrosa_dm.market.timeutils import utcnow  # noqa: E402
 
 

@@ -13,7 +13,6 @@
 """
 
 import asyncio
-import gc
 import logging
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -88,17 +87,6 @@ class ConsumerOptions:
         }
         values.update({key: value for key, value in overrides.items() if value is not None})
         return cls(**values)
-
-
-def tune_gc() -> None:
-    """Make the cyclic garbage collector cheap for a consumer process; call once, after start-up.
-
-    Each message allocates a handful of dicts and lists that die with their batch and hold no reference cycles, so
-    the default thresholds run a collection every 700 allocations, and each one walked the whole start-up heap
-    (Django, its apps, the libraries): about a fifth of the consumer's time. Freezing moves that heap out of the
-    collector's view. The thresholds stay as they are: rejected messages leave reference cycles (exceptions and
-    their frames) holding their payloads, which must be collected soon."""
-    gc.freeze()
 
 
 # What a sink does with a parsed batch: write it (raising if the store fails) and say what was written.

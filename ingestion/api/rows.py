@@ -18,25 +18,28 @@ from petrosa_dm.market.naming import DataType
 # Redundant with the response's `pair` / `period`, or internal bookkeeping.
 OMITTED_FIELDS = frozenset({"id", "symbol", "interval", "ingested_at"})
 
-_COEFFICIENT_MASK = (1 << 113) - 1
+# A Decimal128 holds its IEEE 754-2008 BID bits as two 64-bit halves in private slots (`__high`, `__low`); reading
+# them saves packing them into `.bid` bytes and back, half the cost of a conversion (a page converts 8,000).
+# `test_decimal_text` checks the slots against `.bid`, so a pymongo that renames them fails there, not in production.
+_COEFFICIENT_HIGH_MASK = (1 << 49) - 1
 _EXPONENT_BIAS = 6176
 
 
 def decimal_text(value: object) -> str | None:
     """The exchange's text of a stored decimal: plain notation with its stored exponent ("0.00000000", not the
-    `0E-8` that `str(Decimal128)` gives), without a Decimal round trip (about 6x faster than `str()`).
+    `0E-8` that `str(Decimal128)` gives), without a Decimal round trip (about 3x faster than `str()`).
 
     Binance sends plain decimal strings, so a stored exponent is never positive; NaN, infinities and positive
     exponents (written by other tools) go through `str()`.
     """
-    if not isinstance(value, Decimal128):
+    if value.__class__ is not Decimal128:
         return None if value is None else str(value)
-    bits = int.from_bytes(value.bid, "little")
-    if (bits >> 125) & 3 == 3:
+    high = value._Decimal128__high
+    if (high >> 61) & 3 == 3:  # NaN, infinity or the large-coefficient form: never written by us
         return str(value)
-    exponent = ((bits >> 113) & 0x3FFF) - _EXPONENT_BIAS
-    digits = str(bits & _COEFFICIENT_MASK)
-    sign = "-" if bits >> 127 else ""
+    exponent = ((high >> 49) & 0x3FFF) - _EXPONENT_BIAS
+    digits = str(((high & _COEFFICIENT_HIGH_MASK) << 64) | value._Decimal128__low)
+    sign = "-" if high >> 63 else ""
     if exponent == 0:
         return sign + digits
     if exponent > 0:
@@ -48,11 +51,22 @@ def decimal_text(value: object) -> str | None:
 
 
 def time_text(value: object) -> str | None:
-    """ISO-8601 UTC with millisecond precision (the store's precision) and a `Z`."""
+    """ISO-8601 UTC with millisecond precision (the store's precision) and a `Z`.
+
+    The store hands back UTC datetimes, and so do the time parsers. Formatting the fields directly is 2.5x faster
+    than `isoformat()`, which calls the store's Python tzinfo for the offset that is then cut off."""
     if not isinstance(value, datetime):
         return None
-    # The store hands back UTC datetimes; the first 23 characters are "YYYY-MM-DDTHH:MM:SS.mmm".
-    return value.isoformat(timespec="milliseconds")[:23] + "Z"
+    # %-formatting: measured 2.3x faster than the same f-string with format specs.
+    return "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ" % (  # noqa: UP031
+        value.year,
+        value.month,
+        value.day,
+        value.hour,
+        value.minute,
+        value.second,
+        value.microsecond // 1000,
+    )
 
 
 def _plain(value: object) -> object:

@@ -9,7 +9,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 from prometheus_client import start_http_server
 
-from ingestion.consumer import Consumer, ConsumerOptions, tune_gc
+from ingestion.consumer import Consumer, ConsumerOptions
+from petrosa_dm.heap import tune_gc
 from petrosa_dm.redaction import redact_url
 from petrosa_dm.tracing import setup_tracing
 
