@@ -12,18 +12,21 @@ import bisect
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import NamedTuple
 
 from django.conf import settings
 from pymongo import ASCENDING, DESCENDING
 
 from .reconstruct import EMPTY, EXACT, UNKNOWN, Book, Break, Reconstructor, prepare_levels
-from .store import books_collection, depth_collection, spans_collection, unpack_levels
+from .store import books_collection, depth_collection, diffs_query, spans_collection, unpack_levels
 
-ROW_FIELDS = {"_id": 0, "ingested_at": 0, "source": 0, "symbol": 0}
+# Whole rows: an exclusion projection costs the embedded store about as much as the read itself (issue 16), and
+# the reconstructor reads only the fields it knows.
+ROW_FIELDS = None
 ANCHOR_ID_FIELDS = {"_id": 0, "kind": 1, "final_update_id": 1, "event_time": 1}
 REPLAY_BATCH = 500
+FOLLOWING_DIFF_WINDOW = timedelta(minutes=1)
 
 
 class _Lru(OrderedDict):
@@ -131,6 +134,16 @@ class _AnchorIndex:
         index = bisect.bisect_right(self.by_time, at, key=lambda entry: entry[0])
         return self.by_time[index - 1] if index else None
 
+    def following(self, at: datetime | None, update_id: int | None) -> tuple | None:
+        """The first anchor after the moment (None for the latest book, or past the newest anchor known)."""
+        if update_id is not None:
+            index = bisect.bisect_right(self.by_id, update_id, key=lambda entry: entry[1])
+            return self.by_id[index] if index < len(self.by_id) else None
+        if at is None:
+            return None
+        index = bisect.bisect_right(self.by_time, at, key=lambda entry: entry[0])
+        return self.by_time[index] if index < len(self.by_time) else None
+
 
 _indexes: dict[str, _AnchorIndex] = {}
 ANCHOR_INDEX_TTL = 1.0
@@ -172,32 +185,52 @@ def latest_partial(symbol: str, *, at: datetime | None = None, update_id: int | 
     return depth_collection(symbol).find_one({"kind": "partial", **query}, ROW_FIELDS, sort=sort)
 
 
-def _diffs_after(symbol: str, anchor: dict, chunk: int):
-    """Stored diffs after the anchor in update-id order, read `chunk` at a time: a bounded query per round trip
-    (an open-ended sorted query makes the store gather every later diff before returning the first)."""
-    low = anchor["final_update_id"]
-    # After a REST snapshot, the diff straddling its id (U <= id <= u) may end exactly at it.
-    bound = "$gte" if anchor["kind"] == "snapshot" else "$gt"
+def next_anchor_time(symbol: str, *, at: datetime | None = None, update_id: int | None = None) -> datetime | None:
+    """When the anchor after the moment was taken: the diffs a past book needs end there (or soon after)."""
+    entry = _anchor_index(symbol, at, update_id).following(at, update_id)
+    return entry[0] if entry else None
+
+
+def _chunks_after(symbol: str, anchor: dict, chunk: int, *, until: datetime | None = None, prepared: bool = False):
+    """Stored diffs after the anchor in update-id order, `chunk` at a time: a bounded query per round trip (an
+    open-ended sorted query makes the store gather every later diff before returning the first).
+
+    Read first up to `until` (the next anchor's time): a range of the time index, answered without touching later
+    diffs. Past it (a caller still wanting diffs), reading goes on without that bound. `prepared` chunks are parsed
+    for replays, and full ones cached in that form (stored diffs never change)."""
     collection = depth_collection(symbol)
+    low, inclusive, bounded = anchor["final_update_id"], anchor["kind"] == "snapshot", until is not None
     while True:
-        rows = list(
-            collection.find(
-                {"kind": "diff", "final_update_id": {bound: low}},
-                ROW_FIELDS,
-                sort=[("final_update_id", ASCENDING)],
-                limit=chunk,
-            )
-        )
-        yield from rows
+        key = (symbol, "prepared", inclusive, low, chunk)
+        rows = _cache.peek(key) if prepared else None
+        if rows is None:
+            query = diffs_query(anchor, after_id=low, inclusive=inclusive, until=until if bounded else None)
+            rows = list(collection.find(query, ROW_FIELDS, sort=[("final_update_id", ASCENDING)], limit=chunk))
+            if prepared:
+                rows = _prepare(rows)
+                if len(rows) == chunk:  # a full chunk is final; the newest may still grow
+                    _cache.get_or(key, lambda rows=rows: rows, _chunk_levels)
+        yield rows
+        if rows:
+            low, inclusive = rows[-1].final_id if prepared else rows[-1]["final_update_id"], False
         if len(rows) < chunk:
-            return
-        low, bound = rows[-1]["final_update_id"], "$gt"
+            if not bounded:
+                return
+            bounded = False
+
+
+def _diffs_after(symbol: str, anchor: dict, chunk: int, *, until: datetime | None = None):
+    for rows in _chunks_after(symbol, anchor, chunk, until=until):
+        yield from rows
 
 
 def book_at(symbol: str, *, at: datetime | None = None, update_id: int | None = None) -> BookAt:
     """The book at `at` (a time) or after `update_id`; the latest known book when both are None."""
     anchor = latest_anchor(symbol, at=at, update_id=update_id)
-    result = _replay(symbol, anchor, at, update_id) if anchor else BookAt(state=EMPTY)
+    if anchor:
+        result = _replay(symbol, anchor, at, update_id, next_anchor_time(symbol, at=at, update_id=update_id))
+    else:
+        result = BookAt(state=EMPTY)
     if result.state == EXACT:
         return result
     partial = latest_partial(symbol, at=at, update_id=update_id)
@@ -250,38 +283,17 @@ def _prepare(rows: list[dict]) -> list[_Prepared]:
     ]
 
 
-def _prepared_after(symbol: str, anchor: dict, chunk: int):
-    """`_diffs_after`, parsed once per chunk; full chunks are cached in this form."""
-    low = anchor["final_update_id"]
-    bound = "$gte" if anchor["kind"] == "snapshot" else "$gt"
-    collection = depth_collection(symbol)
-    while True:
-        key = (symbol, "prepared", bound, low, chunk)
-        rows = _cache.peek(key)
-        if rows is None:
-            found = collection.find(
-                {"kind": "diff", "final_update_id": {bound: low}},
-                ROW_FIELDS,
-                sort=[("final_update_id", ASCENDING)],
-                limit=chunk,
-            )
-            rows = _prepare(list(found))
-            if len(rows) == chunk:  # a full chunk is final; the newest may still grow
-                _cache.get_or(
-                    key, lambda rows=rows: rows, lambda rows: sum(len(r.bids) + len(r.asks) + 1 for r in rows)
-                )
+def _prepared_after(symbol: str, anchor: dict, chunk: int, until: datetime | None):
+    for rows in _chunks_after(symbol, anchor, chunk, until=until, prepared=True):
         yield from rows
-        if len(rows) < chunk:
-            return
-        low, bound = rows[-1].final_id, "$gt"
 
 
-def _replay(symbol: str, anchor: dict, at: datetime | None, update_id: int | None) -> BookAt:
+def _replay(symbol: str, anchor: dict, at: datetime | None, update_id: int | None, until: datetime | None) -> BookAt:
     rebuild = Reconstructor()
     rebuild.resume(_anchor_book(symbol, anchor), anchor["kind"])
     replayed = 0
     chunk = min(REPLAY_BATCH, settings.BOOKS_CHECKPOINT_UPDATES + 2)
-    for row in _prepared_after(symbol, anchor, chunk):
+    for row in _prepared_after(symbol, anchor, chunk, until):
         past = row.final_id > update_id if update_id is not None else at is not None and row.time > at
         if past:
             # The first update after the moment must still link: otherwise what was lost may lie before it.
@@ -414,7 +426,8 @@ def books_at_times(symbol: str, moments: list[datetime], levels: int | None = No
             out.append(_partial_moment(symbol, moment, rebuild, state, levels))
 
     start = anchor or {"kind": "snapshot", "final_update_id": 0}
-    for row in _diffs_after(symbol, start, REPLAY_BATCH):
+    # The first diff after the last moment tells whether the book then was still exact; it is seldom far.
+    for row in _diffs_after(symbol, start, REPLAY_BATCH, until=moments[-1] + FOLLOWING_DIFF_WINDOW):
         while index < len(moments) and row["event_time"] > moments[index]:
             emit(moments[index], row)
             index += 1

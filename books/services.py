@@ -26,7 +26,7 @@ from petrosa_dm.market.naming import DataType, SeriesRef, series
 from petrosa_dm.market.timeutils import utcnow
 
 from .reconstruct import EMPTY, EXACT, UNKNOWN, Book, Break, Reconstructor
-from .store import books_collection, depth_collection, pack_levels, spans_collection
+from .store import books_collection, depth_collection, diffs_query, pack_levels, spans_collection
 
 logger = logging.getLogger(__name__)
 WORK_QUEUE_BATCHES = 2  # how far the keeper may trail the consumer (batches)
@@ -269,7 +269,7 @@ class BookKeeper:
             return
         # Diffs stored after the snapshot (written while it was in flight) are replayed from the store.
         cursor = depth_collection(symbol).find(
-            {"kind": "diff", "final_update_id": {"$gte": snapshot["final_update_id"]}},
+            diffs_query(snapshot),
             {"_id": 0, "ingested_at": 0, "source": 0, "symbol": 0},
             sort=[("final_update_id", ASCENDING)],
         )

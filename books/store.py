@@ -5,6 +5,8 @@ diff's `u`, and the depth collection is keyed by that id alone. Rows share the d
 `event_time`, `bids`, `asks` as the exchange's string pairs) so `books.reconstruct.Reconstructor.feed` reads both.
 """
 
+from datetime import datetime, timedelta
+
 import orjson
 from bson.binary import Binary
 from pymongo import ASCENDING, DESCENDING, IndexModel
@@ -50,6 +52,35 @@ def depth_collection(symbol: str) -> Collection:
     from ingestion import store
 
     return store.collection(series(DataType.DEPTH, symbol))
+
+
+# A REST snapshot's `lastUpdateId` may fall inside a diff stamped a little before the snapshot's own time (the diff
+# was in flight while the snapshot was taken): reads after a snapshot look back this far for it. Checkpoints are cut
+# right after the diff they include, so nothing after one is older than it.
+SNAPSHOT_TIME_MARGIN = timedelta(seconds=5)
+
+
+def diffs_query(
+    anchor: dict, *, after_id: int | None = None, until: datetime | None = None, inclusive: bool | None = None
+) -> dict:
+    """The filter for the stored diffs after an anchor (a `books_` row, or any dict with `kind`, `final_update_id`,
+    `event_time`), from `after_id` on (default: the anchor's id), stamped no later than `until` when given.
+
+    Diffs are keyed by their update id (`_id`), but the embedded store answers an id range by scanning the whole
+    collection, so the filter also bounds `event_time` (indexed) from the anchor's time: within one symbol's stream
+    the exchange's update ids and event times rise together, so the time range holds the same diffs."""
+    low = anchor["final_update_id"] if after_id is None else after_id
+    if inclusive is None:
+        # After a REST snapshot, the diff straddling its id (U <= id <= u) may end exactly at it.
+        inclusive = after_id is None and anchor.get("kind") == "snapshot"
+    query = {"kind": "diff", "final_update_id": {"$gte" if inclusive else "$gt": low}}
+    since = anchor.get("event_time")
+    if since is not None:
+        margin = SNAPSHOT_TIME_MARGIN if anchor.get("kind") != "checkpoint" else timedelta(0)
+        query["event_time"] = {"$gte": since - margin}
+    if until is not None:
+        query.setdefault("event_time", {})["$lte"] = until
+    return query
 
 
 def pack_levels(row: dict) -> dict:
