@@ -18,8 +18,10 @@ from typing import NamedTuple
 from django.conf import settings
 from pymongo import ASCENDING, DESCENDING
 
+from petrosa_dm.market.timeutils import from_ms
+
 from .reconstruct import EMPTY, EXACT, UNKNOWN, Book, Break, Reconstructor, prepare_levels
-from .store import books_collection, depth_collection, diffs_query, spans_collection, unpack_levels
+from .store import books_collection, depth_collection, diffs_query, spans_collection, unpack_levels, unpack_span
 
 # Whole rows: an exclusion projection costs the embedded store about as much as the read itself (issue 16), and
 # the reconstructor reads only the fields it knows.
@@ -185,10 +187,13 @@ def latest_partial(symbol: str, *, at: datetime | None = None, update_id: int | 
     return depth_collection(symbol).find_one({"kind": "partial", **query}, ROW_FIELDS, sort=sort)
 
 
-def next_anchor_time(symbol: str, *, at: datetime | None = None, update_id: int | None = None) -> datetime | None:
-    """When the anchor after the moment was taken: the diffs a past book needs end there (or soon after)."""
+def next_anchor(symbol: str, *, at: datetime | None = None, update_id: int | None = None) -> dict | None:
+    """The first snapshot or checkpoint after the moment: the diffs a past book needs end there (or soon after)."""
     entry = _anchor_index(symbol, at, update_id).following(at, update_id)
-    return entry[0] if entry else None
+    if entry is None:
+        return None
+    event_time, final_id, kind = entry
+    return {"kind": kind, "final_update_id": final_id, "event_time": event_time}
 
 
 def _chunks_after(symbol: str, anchor: dict, chunk: int, *, until: datetime | None = None, prepared: bool = False):
@@ -228,7 +233,7 @@ def book_at(symbol: str, *, at: datetime | None = None, update_id: int | None = 
     """The book at `at` (a time) or after `update_id`; the latest known book when both are None."""
     anchor = latest_anchor(symbol, at=at, update_id=update_id)
     if anchor:
-        result = _replay(symbol, anchor, at, update_id, next_anchor_time(symbol, at=at, update_id=update_id))
+        result = _replay(symbol, anchor, at, update_id, next_anchor(symbol, at=at, update_id=update_id))
     else:
         result = BookAt(state=EMPTY)
     if result.state == EXACT:
@@ -288,12 +293,60 @@ def _prepared_after(symbol: str, anchor: dict, chunk: int, until: datetime | Non
         yield from rows
 
 
-def _replay(symbol: str, anchor: dict, at: datetime | None, update_id: int | None, until: datetime | None) -> BookAt:
+class _Pack:
+    """A checkpoint's replay pack: the diffs applied after the anchor `after` up to the checkpoint. Parsed for
+    replays row by row as far as a replay reads (a past moment early in the span needs only the first few)."""
+
+    def __init__(self, after: int, entries: list[list]) -> None:
+        self.after = after
+        self.entries = entries
+        self.prepared: list[_Prepared] = []
+        self.levels = sum(len(entry[4]) + len(entry[5]) + 1 for entry in entries)
+
+    def rows(self):
+        prepared = self.prepared
+        for index, (first, final, prev, time_ms, bids, asks) in enumerate(self.entries):
+            if index == len(prepared):
+                levels = prepare_levels(bids), prepare_levels(asks)
+                prepared.append(_Prepared(first, final, prev, from_ms(time_ms), *levels))
+            yield prepared[index]
+
+    def last(self) -> dict | None:
+        if not self.entries:
+            return None
+        _first, final, _prev, time_ms, _bids, _asks = self.entries[-1]
+        return {"kind": "checkpoint", "final_update_id": final, "event_time": from_ms(time_ms)}
+
+
+def _span_pack(symbol: str, checkpoint: dict) -> _Pack | None:
+    """The replay pack stored with a checkpoint (None for checkpoints written without one), once per process."""
+
+    def load() -> _Pack | None:
+        identity = {"kind": "checkpoint", "final_update_id": checkpoint["final_update_id"]}
+        row = books_collection(symbol).find_one(identity, {"replay": 1})
+        return _Pack(*unpack_span(row["replay"])) if row and "replay" in row else None
+
+    key = (symbol, "pack", checkpoint["final_update_id"])
+    return _cache.get_or(key, load, lambda pack: pack.levels)
+
+
+def _replay_rows(symbol: str, anchor: dict, following: dict | None, chunk: int):
+    """The diffs after the anchor, in update-id order, as far as the caller reads: from the next checkpoint's replay
+    pack when it covers the span (older diffs in it are dropped by the reconstructor), then from the stored rows."""
+    pack = _span_pack(symbol, following) if following and following["kind"] == "checkpoint" else None
+    if pack is None or pack.after > anchor["final_update_id"]:
+        yield from _prepared_after(symbol, anchor, chunk, following["event_time"] if following else None)
+        return
+    yield from pack.rows()
+    yield from _prepared_after(symbol, pack.last() or anchor, chunk, None)
+
+
+def _replay(symbol: str, anchor: dict, at: datetime | None, update_id: int | None, following: dict | None) -> BookAt:
     rebuild = Reconstructor()
     rebuild.resume(_anchor_book(symbol, anchor), anchor["kind"])
     replayed = 0
     chunk = min(REPLAY_BATCH, settings.BOOKS_CHECKPOINT_UPDATES + 2)
-    for row in _prepared_after(symbol, anchor, chunk, until):
+    for row in _replay_rows(symbol, anchor, following, chunk):
         past = row.final_id > update_id if update_id is not None else at is not None and row.time > at
         if past:
             # The first update after the moment must still link: otherwise what was lost may lie before it.

@@ -26,7 +26,7 @@ from petrosa_dm.market.naming import DataType, SeriesRef, series
 from petrosa_dm.market.timeutils import utcnow
 
 from .reconstruct import EMPTY, EXACT, UNKNOWN, Book, Break, Reconstructor
-from .store import books_collection, depth_collection, diffs_query, pack_levels, spans_collection
+from .store import books_collection, depth_collection, diffs_query, pack_levels, pack_span, span_entry, spans_collection
 
 logger = logging.getLogger(__name__)
 WORK_QUEUE_BATCHES = 2  # how far the keeper may trail the consumer (batches)
@@ -61,7 +61,9 @@ def snapshot_take(*, symbol: str, client=None) -> dict:
     return snapshot_store(symbol=symbol, row=row)
 
 
-def checkpoint_store(*, symbol: str, book: Book) -> None:
+def checkpoint_store(*, symbol: str, book: Book, span: tuple[int, list[list]] | None = None) -> None:
+    """The full book at its update id; `span` (the anchor id it started from, and the diffs applied since) is
+    packed beside it as `replay` for past books in between."""
     row = {
         "symbol": symbol,
         "kind": "checkpoint",
@@ -73,6 +75,8 @@ def checkpoint_store(*, symbol: str, book: Book) -> None:
         "ingested_at": utcnow(),
     }
     row = pack_levels(row)
+    if span is not None:
+        row["replay"] = pack_span(*span)
     with contextlib.suppress(DuplicateKeyError):
         books_collection(symbol).insert_one(row)
 
@@ -126,6 +130,13 @@ class _Symbol:
     requested_at: float | None = None  # monotonic time of the last snapshot request
     last_snapshot_at: float | None = None
     pending_break: Break | None = None  # the break the next anchoring snapshot heals
+    # The diffs applied since the anchor `span_after` (None: not since an anchor, e.g. after a break), packed into
+    # the next checkpoint.
+    span_after: int | None = None
+    span: list = field(default_factory=list)
+
+    def restart_span(self, after: int | None) -> None:
+        self.span_after, self.span = after, []
 
 
 class BookKeeper:
@@ -206,8 +217,13 @@ class BookKeeper:
         outcome = rebuild.feed(row)
         if outcome == "applied":
             state.since_checkpoint += 1
+            if state.span_after is not None:
+                state.span.append(span_entry(row))
             self._maybe_checkpoint(symbol, state)
+        elif outcome == "anchored":
+            state.restart_span(rebuild.book.update_id if rebuild.book.depth_limit is None else None)
         elif outcome == "break":
+            state.restart_span(None)
             state.pending_break = rebuild.last_break
             logger.warning("depth chain broke; book unknown until a resync snapshot", extra={"symbol": symbol})
             self._request(symbol, state, force=True)
@@ -224,7 +240,9 @@ class BookKeeper:
             state.checkpoint_time = book.time
         if due:
             started = time.perf_counter()
-            checkpoint_store(symbol=symbol, book=book)
+            span = (state.span_after, state.span) if state.span_after is not None else None
+            checkpoint_store(symbol=symbol, book=book, span=span)
+            state.restart_span(book.update_id)
             self.checkpoint_write_seconds += time.perf_counter() - started
             self.checkpoints += 1
             state.since_checkpoint = 0
@@ -267,6 +285,7 @@ class BookKeeper:
         was = rebuild.state
         if rebuild.feed(snapshot) != "anchored":
             return
+        state.restart_span(snapshot["final_update_id"])
         # Diffs stored after the snapshot (written while it was in flight) are replayed from the store.
         cursor = depth_collection(symbol).find(
             diffs_query(snapshot),
