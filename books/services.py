@@ -30,6 +30,9 @@ from .store import books_collection, depth_collection, diffs_query, pack_levels,
 
 logger = logging.getLogger(__name__)
 WORK_QUEUE_BATCHES = 2  # how far the keeper may trail the consumer (batches)
+# Diffs kept in memory per symbol while a snapshot is awaited (about 7 kB each; a 0 ms stream sends a few hundred a
+# second, and a snapshot takes a second or two).
+RESYNC_BUFFER_ROWS = 5000
 HEAL_REASON = "the exchange keeps no depth history; book re-anchored at {time}"
 
 
@@ -134,6 +137,17 @@ class _Symbol:
     # the next checkpoint.
     span_after: int | None = None
     span: list = field(default_factory=list)
+    # The diffs handed over while the book was not exact, for the next snapshot to replay without reading them back
+    # from the store; None once more than RESYNC_BUFFER_ROWS arrived (then they are read back).
+    unapplied: list | None = field(default_factory=list)
+
+    def hold(self, row: dict) -> None:
+        if self.unapplied is None:
+            return
+        if len(self.unapplied) < RESYNC_BUFFER_ROWS:
+            self.unapplied.append(row)
+        else:
+            self.unapplied = None
 
     def restart_span(self, after: int | None) -> None:
         self.span_after, self.span = after, []
@@ -224,11 +238,13 @@ class BookKeeper:
             state.restart_span(rebuild.book.update_id if rebuild.book.depth_limit is None else None)
         elif outcome == "break":
             state.restart_span(None)
+            state.unapplied = [row]
             state.pending_break = rebuild.last_break
             logger.warning("depth chain broke; book unknown until a resync snapshot", extra={"symbol": symbol})
             self._request(symbol, state, force=True)
         elif row.get("kind") == "diff" and outcome in ("waiting", "ignored"):
             # No snapshot yet, the book unknown, or only a partial frame's top levels: a full snapshot is needed.
+            state.hold(row)
             self._request(symbol, state)
 
     def _maybe_checkpoint(self, symbol: str, state: _Symbol) -> None:
@@ -286,13 +302,14 @@ class BookKeeper:
         if rebuild.feed(snapshot) != "anchored":
             return
         state.restart_span(snapshot["final_update_id"])
-        # Diffs stored after the snapshot (written while it was in flight) are replayed from the store.
-        cursor = depth_collection(symbol).find(
-            diffs_query(snapshot),
-            {"_id": 0, "ingested_at": 0, "source": 0, "symbol": 0},
-            sort=[("final_update_id", ASCENDING)],
-        )
-        for row in cursor:
+        # Diffs that arrived while the snapshot was in flight are replayed: the ones held, or read back from the
+        # store when too many arrived to hold.
+        held, state.unapplied = state.unapplied, []
+        if held is None:
+            held = depth_collection(symbol).find(diffs_query(snapshot), sort=[("final_update_id", ASCENDING)])
+        else:
+            held = sorted(held, key=lambda row: row["final_update_id"])
+        for row in held:
             self._feed(symbol, state, row)
             if rebuild.state != EXACT:
                 break

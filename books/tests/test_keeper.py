@@ -1,6 +1,7 @@
 """The book keeper over stored rows (as the consumer hands them over), against the local Binance test server, and
 the depth gap it heals alongside the auditor's ledger."""
 
+import itertools
 import time
 from datetime import UTC, datetime
 
@@ -9,8 +10,9 @@ import pytest
 from audits.models import Gap
 from audits.services import dataset_audit
 from backfills.testing.binance_server import BinanceTestServer
-from books import selectors
+from books import selectors, services
 from books.services import BookKeeper
+from books.store import unpack_span
 from catalog.services import dataset_ensure, dataset_sync
 from console.dataset_page import coverage_picture
 from ingestion import store
@@ -129,3 +131,54 @@ def test_a_failing_snapshot_is_retried_on_a_later_diff_without_flooding_the_exch
         assert time.monotonic() < deadline
         time.sleep(0.02)
     assert keeper.symbols[SYMBOL].reconstructor.state == "empty"
+
+
+@pytest.mark.parametrize("held", [5000, 5], ids=["held in memory", "read back from the store"])
+def test_diffs_that_arrive_before_the_snapshot_are_replayed_onto_it(
+    mongo_db, shared_data, binance_for_books, monkeypatch, held
+):
+    monkeypatch.setattr(services, "RESYNC_BUFFER_ROWS", held)
+    capture = load(shared_data, SYMBOL)
+    events = capture.events
+    binance_for_books(depth_snapshots={SYMBOL: [capture.snapshot]})
+    keeper = BookKeeper(checkpoint_updates=1000, checkpoint_seconds=3600, snapshot_interval=3600)
+    keeper.ingest({REF: stored_rows(events[:40])})
+    wait_for(keeper, 1)
+    keeper.ingest({REF: stored_rows(events[40:60])})
+    kept = keeper.symbols[SYMBOL].reconstructor
+    assert (kept.state, kept.book.update_id) == ("exact", events[59]["u"])
+    replayed = selectors.book_at(SYMBOL, update_id=events[59]["u"])
+    assert replayed.book.levels() == kept.book.levels()
+
+
+def test_a_checkpoint_packs_the_diffs_since_the_previous_anchor_and_past_books_read_them(
+    mongo_db, shared_data, binance_for_books
+):
+    capture = load(shared_data, SYMBOL)
+    events = capture.events
+    binance_for_books(depth_snapshots={SYMBOL: [capture.snapshot]})
+    keeper = BookKeeper(checkpoint_updates=100, checkpoint_seconds=3600, snapshot_interval=3600)
+    keeper.ingest({REF: stored_rows(events[:20])})
+    wait_for(keeper, 1)
+    keeper.ingest({REF: stored_rows(events[20:300])})
+
+    books = mongo_db[f"books_{SYMBOL}"]
+    anchors = list(books.find({}, sort=[("final_update_id", 1)]))
+    assert [row["kind"] for row in anchors[:3]] == ["snapshot", "checkpoint", "checkpoint"]
+    depth = mongo_db[REF.collection]
+    for previous, checkpoint in itertools.pairwise(anchors):
+        after, diffs = unpack_span(checkpoint["replay"])
+        assert after == previous["final_update_id"]
+        span = {"kind": "diff", "final_update_id": {"$gt": after, "$lte": checkpoint["final_update_id"]}}
+        stored = [row["final_update_id"] for row in depth.find(span, sort=[("final_update_id", 1)])]
+        assert [entry[1] for entry in diffs if entry[1] > after] == stored
+
+    # A moment between the two checkpoints: the same book from the pack as from the stored diffs.
+    moment = from_ms(events[150]["E"])
+    from_pack = selectors.book_at(SYMBOL, at=moment)
+    books.update_many({}, {"$unset": {"replay": 1}})
+    selectors.forget_cache()
+    from_rows = selectors.book_at(SYMBOL, at=moment)
+    assert from_pack.state == from_rows.state == "exact"
+    assert from_pack.book.update_id == from_rows.book.update_id >= events[150]["u"]
+    assert from_pack.book.levels() == from_rows.book.levels()
