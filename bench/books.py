@@ -145,8 +145,8 @@ def api_times(port: int, moments: list) -> list[float]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--checkpoints", default="50,200,1000", help="checkpoint intervals N (updates) to compare")
-    parser.add_argument("--rounds", type=int, default=2, help="interleaved rounds of every consumer mode")
+    parser.add_argument("--checkpoints", default="200,1000", help="checkpoint intervals N (updates) to compare")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds of every consumer mode")
     parser.add_argument("--samples", type=int, default=40, help="past books timed per N (fresh cache each)")
     parser.add_argument("--requests", type=int, default=200, help="API requests per pass (cold, then warm)")
     args = parser.parse_args()

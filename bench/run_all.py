@@ -20,7 +20,7 @@ from pathlib import Path
 from figures import number  # bench/ is on sys.path when a bench script runs
 
 BENCH = Path(__file__).resolve().parent
-SCRIPTS = ("ingest.py", "api.py", "audit.py", "backfill.py", "analytics.py")
+SCRIPTS = ("ingest.py", "api.py", "audit.py", "backfill.py", "analytics.py", "books.py")
 PAGE = BENCH.parent / "docs" / "benchmarks.md"
 START, END = "<!-- bench:start (written by `make bench`) -->", "<!-- bench:end -->"
 
