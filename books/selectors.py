@@ -27,6 +27,11 @@ from .store import books_collection, depth_collection, diffs_query, spans_collec
 # the reconstructor reads only the fields it knows.
 ROW_FIELDS = None
 ANCHOR_ID_FIELDS = {"_id": 0, "kind": 1, "final_update_id": 1, "event_time": 1}
+# An anchor's book without its checkpoint's replay pack (read on its own, when a replay needs it).
+ANCHOR_FIELDS = {"replay": 0}
+# New anchors are found by time from the newest known one, looking back this far: a checkpoint carries the
+# exchange time of its last diff, which may be a little older than a REST snapshot stored just before it.
+ANCHOR_REFRESH_OVERLAP = timedelta(minutes=5)
 REPLAY_BATCH = 500
 FOLLOWING_DIFF_WINDOW = timedelta(minutes=1)
 
@@ -114,11 +119,23 @@ class _AnchorIndex:
 
     @classmethod
     def load(cls, symbol: str) -> "_AnchorIndex":
-        rows = books_collection(symbol).find({}, ANCHOR_ID_FIELDS)
-        entries = [(row["event_time"], row["final_update_id"], row["kind"]) for row in rows]
-        by_time = sorted(entries, key=lambda entry: (entry[0], entry[1]))
-        by_id = sorted(entries, key=lambda entry: entry[1])
-        return cls(by_time, by_id, time.monotonic())
+        index = cls([], [], 0.0)
+        index.extend(books_collection(symbol).find({}, ANCHOR_ID_FIELDS))
+        return index
+
+    def refresh(self, symbol: str) -> None:
+        """Add the anchors stored since the newest known one (read by the time index, not the whole list again)."""
+        if not self.by_time:
+            self.extend(books_collection(symbol).find({}, ANCHOR_ID_FIELDS))
+            return
+        since = self.by_time[-1][0] - ANCHOR_REFRESH_OVERLAP
+        self.extend(books_collection(symbol).find({"event_time": {"$gte": since}}, ANCHOR_ID_FIELDS))
+
+    def extend(self, rows) -> None:
+        entries = set(self.by_time) | {(row["event_time"], row["final_update_id"], row["kind"]) for row in rows}
+        self.by_time = sorted(entries, key=lambda entry: (entry[0], entry[1]))
+        self.by_id = sorted(entries, key=lambda entry: entry[1])
+        self.loaded = time.monotonic()
 
     def covers(self, at: datetime | None, update_id: int | None) -> bool:
         if not self.by_time:
@@ -154,8 +171,10 @@ ANCHOR_INDEX_TTL = 1.0
 def _anchor_index(symbol: str, at: datetime | None, update_id: int | None) -> _AnchorIndex:
     index = _indexes.get(symbol)
     stale = index is None or (not index.covers(at, update_id) and time.monotonic() - index.loaded > ANCHOR_INDEX_TTL)
-    if stale:
+    if index is None:
         index = _indexes[symbol] = _AnchorIndex.load(symbol)
+    elif stale:
+        index.refresh(symbol)
     return index
 
 
@@ -175,7 +194,7 @@ def _anchor_book(symbol: str, anchor: dict) -> Book:
     def build() -> Book:
         identity = {"kind": anchor["kind"], "final_update_id": anchor["final_update_id"]}
         rebuild = Reconstructor()
-        rebuild.feed(unpack_levels(books_collection(symbol).find_one(identity, ROW_FIELDS)))
+        rebuild.feed(unpack_levels(books_collection(symbol).find_one(identity, ANCHOR_FIELDS)))
         return rebuild.book
 
     key = (symbol, "book", anchor["kind"], anchor["final_update_id"])

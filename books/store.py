@@ -5,6 +5,7 @@ diff's `u`, and the depth collection is keyed by that id alone. Rows share the d
 `event_time`, `bids`, `asks` as the exchange's string pairs) so `books.reconstruct.Reconstructor.feed` reads both.
 """
 
+import zlib
 from datetime import datetime, timedelta
 
 import orjson
@@ -110,12 +111,15 @@ def pack_span(after_update_id: int, entries: list[list]) -> Binary:
 
     A past book between two anchors costs the earlier anchor plus these diffs. Read as stored rows, they cost the
     embedded store a decode of every level (about 70 per diff, half a millisecond a diff); as one blob the read
-    is a single value. The rows in `depth_` stay the record; a pack is derived, like the checkpoint itself."""
-    return Binary(orjson.dumps({"after_update_id": after_update_id, "diffs": entries}))
+    is a single value. The rows in `depth_` stay the record; a pack is derived, like the checkpoint itself.
+    Compressed (zlib level 1): the pack repeats the span's diffs, and compressed it adds about a quarter to their
+    storage instead of doubling it (500 BTCUSDT 0 ms diffs: 0.65 MB of JSON, 0.18 MB packed, 5 ms to pack and
+    2 ms to unpack)."""
+    return Binary(zlib.compress(orjson.dumps({"after_update_id": after_update_id, "diffs": entries}), 1))
 
 
 def unpack_span(blob: bytes) -> tuple[int, list[list]]:
-    packed = orjson.loads(blob)
+    packed = orjson.loads(zlib.decompress(blob))
     return packed["after_update_id"], packed["diffs"]
 
 

@@ -72,3 +72,13 @@ def test_a_book_replays_the_diffs_up_to_the_moment_from_its_anchor(mongo_db):
     write(*chain)
     found = selectors.book_at(SYMBOL, at=T0 + timedelta(seconds=13.5))
     assert (found.state, found.book.update_id, found.replayed) == ("exact", 140, 4)
+
+
+def test_anchors_stored_after_the_first_read_are_found(mongo_db, monkeypatch):
+    monkeypatch.setattr(selectors, "ANCHOR_INDEX_TTL", 0.0)
+    services.snapshot_store(symbol=SYMBOL, row=snapshot(100, 10))
+    assert selectors.book_at(SYMBOL, at=T0 + timedelta(seconds=12)).anchor_update_id == 100
+    services.snapshot_store(symbol=SYMBOL, row=snapshot(300, 30))
+    later = selectors.book_at(SYMBOL, at=T0 + timedelta(seconds=31))
+    assert (later.state, later.anchor_update_id) == ("exact", 300)
+    assert selectors.book_at(SYMBOL).anchor_update_id == 300  # the latest book
