@@ -22,11 +22,15 @@ A trade id outside [0, 2**62) (Binance's are far below) keeps a unique, determin
 `{"kind", "trade_id"}`; it just does not sort with the others.
 """
 
+import logging
 from collections.abc import Callable
 from functools import cache
 
+import pymongo
 from bson import ObjectId
+from django.conf import settings
 from pymongo.collection import Collection
+from pymongo.errors import PyMongoError
 
 from petrosa_dm.market.naming import DataType
 
@@ -53,6 +57,7 @@ MIN_OBJECT_ID = ObjectId("0" * 24)
 MAX_OBJECT_ID = ObjectId("f" * 24)
 OBJECT_ID_RANGE = {"$gte": MIN_OBJECT_ID, "$lte": MAX_OBJECT_ID}
 
+logger = logging.getLogger(__name__)
 _keyed: set[tuple[str, str]] = set()
 
 
@@ -118,8 +123,7 @@ def keyed_collection(collection: Collection, data_type: DataType) -> bool:
     marker = (collection.database.name, collection.name)
     if marker in _keyed:
         return True
-    # The cheap look first: one row. Then the ObjectId range, which MongoDB answers from the `_id` index (the
-    # embedded store scans for it, once per process and collection, as positive answers are remembered).
+    # The cheap look first: one row. Then the ObjectId range, which MongoDB answers from the `_id` index.
     sample = collection.find_one({}, dict.fromkeys(KEY_FIELDS[data_type], 1))
     if sample is None:
         return True  # empty: nothing to miss, and nothing to remember
@@ -128,10 +132,26 @@ def keyed_collection(collection: Collection, data_type: DataType) -> bool:
             return False
     except KeyError:
         return False
-    if collection.find_one({"_id": OBJECT_ID_RANGE}, {"_id": 1}) is not None:
+    if _holds_object_ids(collection):
         return False
     _keyed.add(marker)
     return True
+
+
+def _holds_object_ids(collection: Collection) -> bool:
+    """Whether any row has an ObjectId `_id`, asked for at most MONGODB_TIMEOUT_MS.
+
+    The embedded store answers the range by scanning the collection: seconds per 100,000 rows, and more than five
+    minutes on 500,000 candles here. Past the limit the first row decides (an ObjectId row of the layout before
+    keys, or of a migration under way, comes first in natural order), and the answer is logged."""
+    try:
+        with pymongo.timeout(settings.MONGODB_TIMEOUT_MS / 1000):
+            return collection.find_one({"_id": OBJECT_ID_RANGE}, {"_id": 1}) is not None
+    except PyMongoError as exc:
+        if not exc.timeout:
+            raise
+    logger.warning("no time to look for ObjectId rows in %s: taken as keyed, as its first row is", collection.name)
+    return False
 
 
 def forget_keyed() -> None:

@@ -133,18 +133,25 @@ def test_a_failing_snapshot_is_retried_on_a_later_diff_without_flooding_the_exch
     assert keeper.symbols[SYMBOL].reconstructor.state == "empty"
 
 
+def keep_from_start(shared_data, binance_for_books, *, before_snapshot: int, after: int, every: int):
+    """The capture's first diffs through a keeper (checkpoints every `every`): `before_snapshot` of them arrive
+    before the snapshot is in, the rest up to `after` once it is. Returns (the capture's events, the keeper)."""
+    capture = load(shared_data, SYMBOL)
+    events = capture.events
+    binance_for_books(depth_snapshots={SYMBOL: [capture.snapshot]})
+    keeper = BookKeeper(checkpoint_updates=every, checkpoint_seconds=3600, snapshot_interval=3600)
+    keeper.ingest({REF: stored_rows(events[:before_snapshot])})
+    wait_for(keeper, 1)
+    keeper.ingest({REF: stored_rows(events[before_snapshot:after])})
+    return events, keeper
+
+
 @pytest.mark.parametrize("held", [5000, 5], ids=["held in memory", "read back from the store"])
 def test_diffs_that_arrive_before_the_snapshot_are_replayed_onto_it(
     mongo_db, shared_data, binance_for_books, monkeypatch, held
 ):
     monkeypatch.setattr(services, "RESYNC_BUFFER_ROWS", held)
-    capture = load(shared_data, SYMBOL)
-    events = capture.events
-    binance_for_books(depth_snapshots={SYMBOL: [capture.snapshot]})
-    keeper = BookKeeper(checkpoint_updates=1000, checkpoint_seconds=3600, snapshot_interval=3600)
-    keeper.ingest({REF: stored_rows(events[:40])})
-    wait_for(keeper, 1)
-    keeper.ingest({REF: stored_rows(events[40:60])})
+    events, keeper = keep_from_start(shared_data, binance_for_books, before_snapshot=40, after=60, every=1000)
     kept = keeper.symbols[SYMBOL].reconstructor
     assert (kept.state, kept.book.update_id) == ("exact", events[59]["u"])
     replayed = selectors.book_at(SYMBOL, update_id=events[59]["u"])
@@ -154,13 +161,7 @@ def test_diffs_that_arrive_before_the_snapshot_are_replayed_onto_it(
 def test_a_checkpoint_packs_the_diffs_since_the_previous_anchor_and_past_books_read_them(
     mongo_db, shared_data, binance_for_books
 ):
-    capture = load(shared_data, SYMBOL)
-    events = capture.events
-    binance_for_books(depth_snapshots={SYMBOL: [capture.snapshot]})
-    keeper = BookKeeper(checkpoint_updates=100, checkpoint_seconds=3600, snapshot_interval=3600)
-    keeper.ingest({REF: stored_rows(events[:20])})
-    wait_for(keeper, 1)
-    keeper.ingest({REF: stored_rows(events[20:300])})
+    events, _keeper = keep_from_start(shared_data, binance_for_books, before_snapshot=20, after=300, every=100)
 
     books = mongo_db[f"books_{SYMBOL}"]
     anchors = list(books.find({}, sort=[("final_update_id", 1)]))

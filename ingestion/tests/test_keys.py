@@ -69,3 +69,13 @@ def test_collections_with_object_ids_are_not_keyed_and_their_duplicates_are_foun
     other = series(DataType.CANDLES, "ETHUSDT", interval="1h")
     mongo_db[other.collection].insert_one({**candle_row(T0, symbol="ETHUSDT"), "_id": "row-1"})
     assert not keyed_collection(mongo_db[other.collection], DataType.CANDLES)
+
+
+def test_without_time_to_look_for_object_ids_the_first_row_decides(mongo_db, settings, caplog):
+    # The embedded store scans a big collection for the ObjectId range; past MONGODB_TIMEOUT_MS the first row
+    # (keyed here, as in a collection we wrote) decides, and the answer is logged.
+    ref = series(DataType.CANDLES, "BTCUSDT", interval="1h")
+    store.write_rows(ref, [candle_row(T0 + timedelta(hours=hour)) for hour in range(3)])
+    settings.MONGODB_TIMEOUT_MS = 0.001
+    assert keyed_collection(mongo_db[ref.collection], DataType.CANDLES)
+    assert "taken as keyed" in caplog.text
