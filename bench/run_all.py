@@ -52,19 +52,24 @@ def same_run(entry: dict) -> str:
 
 
 def table(figures: list[dict]) -> str:
-    rows = [("figure", "measured", "target", "ratio to target", "same-run ratio", "load average 1/5/15 min")]
+    rows = [["figure", "measured", "target", "ratio to target", "same-run ratio", "load average 1/5/15 min"]]
     for entry in figures:
         sign = ">=" if entry["better"] == "higher" else "<="
         rows.append(
-            (
+            [
                 entry["figure"],
                 f"{number(entry['measured'])} {entry['unit']}",
                 f"{sign} {number(entry['target'])} {entry['unit']}",
                 number(entry["ratio"]) + ("" if entry["ratio"] >= 1 else " (missed)"),
                 same_run(entry),
                 entry.get("load", ""),
-            )
+            ]
         )
+    return render(rows)
+
+
+def render(rows: list[list[str]]) -> str:
+    """A markdown table, the first row its header, columns padded to their widest cell."""
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = ["| " + " | ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)) + " |" for row in rows]
     lines.insert(1, "|" + "|".join("-" * (width + 2) for width in widths) + "|")
@@ -82,8 +87,30 @@ def main() -> int:
     )
     print(f"\n{summary}")
     print(table(figures))
-    write_page(f"{summary}\n\n{table(figures)}")
+    block = f"{summary}\n\n{table(figures)}"
+    if len(sys.argv) > 1:  # a partial run: the other scripts' rows of the last run stay, under its run line
+        block = merged(block, scripts)
+    write_page(block)
     return 0
+
+
+def merged(block: str, scripts: list[str]) -> str:
+    """This run's block plus the rows of the page's last table that belong to scripts not run now (rows are named
+    "<script>: ..."), the earlier run lines kept above so that every row's run is said."""
+    text = PAGE.read_text() if PAGE.exists() else ""
+    if START not in text:
+        return block
+    earlier = text.split(START, 1)[1].split(END, 1)[0].strip()
+    names = {script.removesuffix(".py") for script in scripts}
+    runs = [line for line in earlier.splitlines() if line.startswith("Run ")]
+    rows = [line for line in earlier.splitlines()[2:] if line.startswith("| ") and not line.startswith("| figure")]
+    kept = [row for row in rows if row[2:].split(":", 1)[0] not in names]
+    if not kept:
+        return block
+    summary, table_text = block.split("\n\n", 1)
+    lines = [line for line in table_text.splitlines() if not line.startswith("|-")] + kept
+    cells = [[cell.strip() for cell in line.strip("|").split("|")] for line in lines]
+    return "\n".join([*runs, summary]) + "\n\n" + render(cells)
 
 
 def write_page(block: str) -> None:
