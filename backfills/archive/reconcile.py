@@ -15,6 +15,7 @@ from django.conf import settings
 
 from audits.detectors import Finding
 from audits.findings import findings_record
+from audits.scan import CANDLE_FIELDS
 from catalog.services import dataset_ensure
 from ingestion import store
 from petrosa_dm.market.naming import DataType, SeriesRef
@@ -29,21 +30,8 @@ logger = logging.getLogger(__name__)
 
 # archive type -> (key field, fields compared)
 COMPARED = {
-    "klines": (
-        "open_time",
-        (
-            "close_time",
-            "open",
-            "high",
-            "low",
-            "close",
-            "volume",
-            "quote_volume",
-            "trades",
-            "taker_buy_volume",
-            "taker_buy_quote_volume",
-        ),
-    ),
+    # A candle's fields are the auditor's list (audits.scan.CANDLE_FIELDS), keyed by its open time.
+    "klines": ("open_time", tuple(name for name in CANDLE_FIELDS if name != "open_time")),
     "aggTrades": ("trade_id", ("price", "quantity", "first_trade_id", "last_trade_id", "trade_time", "is_buyer_maker")),
     "trades": ("trade_id", ("price", "quantity", "trade_time", "is_buyer_maker")),
     "fundingRate": ("funding_time", ("funding_rate",)),

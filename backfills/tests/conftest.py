@@ -1,5 +1,6 @@
 import pytest
 
+from backfills.testing.archive_server import ArchiveTestServer
 from backfills.testing.binance_server import BinanceTestServer
 from petrosa_dm.celery import app as celery_app
 
@@ -19,6 +20,26 @@ def binance(settings):
         settings.BINANCE_FUTURES_BASE_URL = server.url
         settings.BINANCE_WEIGHT_WINDOW_SECONDS = server.window_seconds
         settings.BINANCE_READ_TIMEOUT = 0.5
+        settings.BINANCE_BACKOFF_INITIAL = 0.05
+        settings.BINANCE_BACKOFF_MAX = 0.2
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture
+def start_archive(settings):
+    """Start local Binance archive servers (`start_archive(**options)`, options are ArchiveTestServer's) and point
+    the archive source at the latest, with short read timeouts and backoffs."""
+    servers = []
+
+    def start(**options) -> ArchiveTestServer:
+        server = ArchiveTestServer(**options).start()
+        servers.append(server)
+        settings.BINANCE_ARCHIVE_BASE_URL = server.url
+        settings.ARCHIVE_READ_TIMEOUT = 0.5
         settings.BINANCE_BACKOFF_INITIAL = 0.05
         settings.BINANCE_BACKOFF_MAX = 0.2
         return server

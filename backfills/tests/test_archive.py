@@ -8,7 +8,7 @@ import pytest
 
 from backfills.archive.layout import DAILY, MONTHLY, archive_file
 from backfills.services import backfill_job_create, backfill_job_run
-from backfills.testing.archive_server import ArchiveTestServer, kline_lines, publish_rows
+from backfills.testing.archive_server import kline_lines, publish_rows
 from catalog.models import LineageRecord
 from ingestion import store
 from petrosa_dm.market.naming import DataType, series
@@ -23,21 +23,8 @@ FIELDS = ("open", "high", "low", "close", "volume", "quote_volume", "taker_buy_v
 
 
 @pytest.fixture
-def archive(settings):
-    servers = []
-
-    def start(**options) -> ArchiveTestServer:
-        server = ArchiveTestServer(**options).start()
-        servers.append(server)
-        settings.BINANCE_ARCHIVE_BASE_URL = server.url
-        settings.ARCHIVE_READ_TIMEOUT = 0.5
-        settings.BINANCE_BACKOFF_INITIAL = 0.05
-        settings.BINANCE_BACKOFF_MAX = 0.2
-        return server
-
-    yield start
-    for server in servers:
-        server.stop()
+def archive(start_archive):
+    return start_archive
 
 
 @pytest.fixture

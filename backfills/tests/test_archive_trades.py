@@ -12,7 +12,7 @@ from bson.decimal128 import Decimal128
 from audits.models import Gap
 from audits.services import dataset_audit
 from backfills.services import backfill_job_create, backfill_job_run
-from backfills.testing.archive_server import AGG_TRADES_HEADER, TRADES_HEADER, ArchiveTestServer, publish_rows
+from backfills.testing.archive_server import AGG_TRADES_HEADER, TRADES_HEADER, publish_rows
 from catalog.services import dataset_ensure
 from ingestion import store
 from petrosa_dm.market.naming import DataType, series
@@ -24,12 +24,8 @@ HFT_BTC = "binance/ws/captures/hftbacktest_usdm_btcusdt_20240808.gz"
 
 
 @pytest.fixture
-def archive(settings):
-    server = ArchiveTestServer().start()
-    settings.BINANCE_ARCHIVE_BASE_URL = server.url
-    settings.BINANCE_BACKOFF_INITIAL = 0.05
-    yield server
-    server.stop()
+def archive(start_archive):
+    return start_archive()
 
 
 def _capture_events(path, kind):

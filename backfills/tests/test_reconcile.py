@@ -10,7 +10,7 @@ from django.core.management import CommandError, call_command
 from audits.models import AuditLog
 from backfills.archive.layout import DAILY
 from backfills.services import backfill_job_create, backfill_job_run
-from backfills.testing.archive_server import ArchiveTestServer, kline_lines, publish_rows
+from backfills.testing.archive_server import kline_lines, publish_rows
 from ingestion import store
 from petrosa_dm.market.naming import DataType, series
 
@@ -21,9 +21,8 @@ DAY = datetime(2023, 2, 10, tzinfo=UTC)
 
 
 @pytest.fixture
-def archive(settings, shared_data):
-    server = ArchiveTestServer().start()
-    settings.BINANCE_ARCHIVE_BASE_URL = server.url
+def archive(start_archive, shared_data):
+    server = start_archive()
     publish_rows(
         server,
         data_type="candles",
@@ -33,8 +32,7 @@ def archive(settings, shared_data):
         lines=kline_lines(shared_data / LINK_CSV),
         periods=(DAILY,),
     )
-    yield server
-    server.stop()
+    return server
 
 
 def test_reconcile_records_each_difference_with_both_values(archive):
