@@ -6,7 +6,7 @@ collection at once: the cursor streams in batches of BATCH rows. Holes and findi
 """
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from pymongo import ASCENDING, DESCENDING
@@ -99,9 +99,75 @@ def _invalid(key: str, when: datetime, problems: list[str], details: dict | None
     )
 
 
+# An empty window doubles the next one, up to this many times the width that last held rows: a short hole costs a
+# few index probes and the first window past it stays bounded; past that width the scan jumps to the next row.
+GALLOP = 16
+# The first window of trades and depth updates: a busy symbol sends tens of them a second.
+DENSE_WINDOW = timedelta(minutes=10)
+# Whole-collection scans look this far past now for the last window; rows stamped later are read in one more.
+FUTURE = timedelta(days=1)
+
+
 def _stream(collection: Collection, query: dict, projection: list[str], sort: list[tuple[str, int]]):
     fields = dict.fromkeys(projection, 1) | {"_id": 0}
     return collection.find(query, fields, sort=sort, batch_size=BATCH)
+
+
+def first_time(collection: Collection, query: dict, name: str) -> datetime | None:
+    """The oldest `name` of the rows of `query`, at the cost of the rows stored out of time order.
+
+    The first row in natural order is the oldest of a stream-fed collection; only rows older than it (a backfill
+    of an earlier span) are sorted, where a plain sorted read would sort the whole collection on the embedded store.
+    """
+    row = collection.find_one(query, {name: 1, "_id": 0})
+    if row is None:
+        return None
+    older = collection.find_one({**query, name: {"$lt": row[name]}}, {name: 1, "_id": 0}, sort=[(name, ASCENDING)])
+    return (older or row)[name]
+
+
+def _windows(
+    collection: Collection,
+    query: dict,
+    projection: list[str],
+    name: str,
+    width: timedelta,
+    since: datetime | None,
+    until: datetime | None,
+    sort_by: str | None = None,
+):
+    """The rows of `query` with `name` in [since, until), read window by window of `name`'s index.
+
+    Each window is bounded on both sides and its width follows the rows found (about BATCH a window). The embedded
+    store materializes a query's whole answer before its first batch, range or not: one sorted read of 500,000
+    candles outlived its 300 s operation limit. Rows come sorted by `sort_by` (default `name`), which must agree
+    with `name`'s order across windows: true of Binance's trade and update ids, which never decrease in time.
+    """
+    sort = [(sort_by or name, ASCENDING)]
+    low = since or first_time(collection, query, name)
+    if low is None:
+        return
+    horizon = until or datetime.now(UTC) + FUTURE
+    step = width
+    while low < horizon:
+        high = min(low + step, horizon)
+        found = 0
+        for row in _stream(collection, {**query, name: {"$gte": low, "$lt": high}}, projection, sort):
+            found += 1
+            yield row
+        if found:
+            width = step = max(min(step * (BATCH / found), step * GALLOP), timedelta(milliseconds=1))
+        elif step < width * GALLOP:
+            step = min(step * 2, width * GALLOP)
+        else:  # a long hole, or the end: one sorted read of the rows left finds the next one, if any
+            after = {"$gte": high, **({"$lt": until} if until else {})}
+            row = collection.find_one({**query, name: after}, {name: 1, "_id": 0}, sort=[(name, ASCENDING)])
+            if row is None:
+                return
+            high, step = row[name], width
+        low = high
+    if until is None:
+        yield from _stream(collection, {**query, name: {"$gte": horizon}}, projection, sort)
 
 
 def previous_row(collection: Collection, query: dict, field: str, before, span, projection=None) -> dict | None:
@@ -173,8 +239,8 @@ def scan_candles(
         if rows:  # the row before the window connects it, so a hole across the window's edge is seen whole
             gaps.feed(rows[0]["open_time"])
             low = floor_to_grid(rows[0]["open_time"], interval)
-    bounds = {**({"$gte": since} if since else {}), **({"$lt": until} if until else {})}
-    for row in _stream(collection, {"open_time": bounds} if bounds else {}, CANDLE_FIELDS, [("open_time", ASCENDING)]):
+    width = timedelta(milliseconds=INTERVAL_MS[interval]) * BATCH
+    for row in _windows(collection, {}, CANDLE_FIELDS, "open_time", width, since, until):
         open_time = row["open_time"]
         low = low or floor_to_grid(open_time, interval)
         gaps.feed(open_time)
@@ -228,9 +294,8 @@ def scan_funding(
         if previous:
             gaps.feed(previous["funding_time"])
             low = previous["funding_time"]
-    bounds = {**({"$gte": since} if since else {}), **({"$lt": until} if until else {})}
     fields = ["funding_time", "funding_rate"]
-    for row in _stream(collection, {"funding_time": bounds} if bounds else {}, fields, [("funding_time", ASCENDING)]):
+    for row in _windows(collection, {}, fields, "funding_time", step * BATCH, since, until):
         funding_time = row["funding_time"]
         low = low or funding_time
         gaps.feed(funding_time)
@@ -268,11 +333,13 @@ def scan_trades(
         detector = TradeSequence(expect_from=(id_range[0], expect[0]), expect_to=(id_range[1], expect[1]))
     else:
         detector = TradeSequence()
-        if since is not None:
-            query["trade_time"] = {"$gte": since}
     fields = ["trade_id", "trade_time", "first_trade_id", "last_trade_id", "price", "quantity"]
+    if id_range:
+        rows = _stream(collection, query, fields, [("trade_id", ASCENDING)])
+    else:
+        rows = _windows(collection, query, fields, "trade_time", DENSE_WINDOW, since, None, sort_by="trade_id")
     low = id_range[0] if id_range else None
-    for row in _stream(collection, query, fields, [("trade_id", ASCENDING)]):
+    for row in rows:
         if low is None:
             low = _connect_trade(collection, kind, row["trade_id"], detector)
         detector.feed(row["trade_id"], row["trade_time"], row.get("first_trade_id"), row.get("last_trade_id"))
@@ -337,11 +404,13 @@ def scan_depth(
         detector = DepthSequence(expect_from=(id_range[0], expect_time))
     else:
         detector = DepthSequence()
-        if since is not None:
-            query["event_time"] = {"$gte": since}
     fields = ["final_update_id", "first_update_id", "prev_final_update_id", "event_time"]
+    if id_range:
+        rows = _stream(collection, query, fields, [("final_update_id", ASCENDING)])
+    else:
+        rows = _windows(collection, query, fields, "event_time", DENSE_WINDOW, since, None, sort_by="final_update_id")
     low = id_range[0] if id_range else None
-    for row in _stream(collection, query, fields, [("final_update_id", ASCENDING)]):
+    for row in rows:
         if low is None:
             low = _connect_depth(collection, kind, row["final_update_id"], detector)
         detector.feed(
@@ -370,9 +439,10 @@ def _connect_depth(collection: Collection, kind: str, first_id: int, detector: D
 def scan_plain(collection: Collection, ref: SeriesRef, *, since: datetime | None, watermark) -> ScanResult:
     """Types without a gap rule (mark prices, tickers, ...): rows read and the newest row, for freshness."""
     name = time_field(ref.data_type)
-    query = {name: {"$gte": since}} if since else {}
-    result = ScanResult(cadence_seconds=DEFAULT_CADENCE.get(ref.data_type))
-    for row in _stream(collection, query, [name], [(name, ASCENDING)]):
+    cadence = DEFAULT_CADENCE.get(ref.data_type)
+    result = ScanResult(cadence_seconds=cadence)
+    width = timedelta(seconds=cadence or 60) * BATCH
+    for row in _windows(collection, {}, [name], name, width, since, None):
         if isinstance(row.get(name), datetime):
             result.rows_read += 1
             result.rows_new += _is_new(row[name], watermark)
