@@ -6,16 +6,17 @@ collection at once: the cursor streams in batches of BATCH rows. Holes and findi
 """
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from pymongo import ASCENDING, DESCENDING
 from pymongo.collection import Collection
 
+from ingestion import edges
 from ingestion.documents import unique_key
 from ingestion.keys import keyed_collection, trade_key_range
 from petrosa_dm.market.intervals import INTERVAL_MS, floor_to_grid, next_open_time
-from petrosa_dm.market.naming import DataType, SeriesRef
+from petrosa_dm.market.naming import TIME_FIELDS, DataType, SeriesRef
 
 from .detectors import Finding, FoundGap
 from .detectors.anomaly import ReturnAnomalies
@@ -33,17 +34,11 @@ DEFAULT_CADENCE = {
     DataType.BOOK_TICKERS: 10.0,
     DataType.LIQUIDATIONS: 3600.0,
 }
-# The time field each type is ordered and windowed by.
-TIME_FIELD = {
-    DataType.CANDLES: "open_time",
-    DataType.FUNDING_RATES: "funding_time",
-    DataType.TRADES: "trade_time",
-    DataType.ANALYTICS: "as_of",
-}
 
 
 def time_field(data_type: DataType) -> str:
-    return TIME_FIELD.get(data_type, "event_time")
+    """The time field each type is ordered and windowed by."""
+    return TIME_FIELDS[data_type]
 
 
 @dataclass
@@ -99,31 +94,16 @@ def _invalid(key: str, when: datetime, problems: list[str], details: dict | None
     )
 
 
-# An empty window doubles the next one, up to this many times the width that last held rows: a short hole costs a
-# few index probes and the first window past it stays bounded; past that width the scan jumps to the next row.
+# An empty window doubles the next one, up to this many times the width that last held rows: a hole costs a few
+# index probes (a millisecond each) and the first window past it stays bounded.
 GALLOP = 16
 # The first window of trades and depth updates: a busy symbol sends tens of them a second.
 DENSE_WINDOW = timedelta(minutes=10)
-# Whole-collection scans look this far past now for the last window; rows stamped later are read in one more.
-FUTURE = timedelta(days=1)
 
 
 def _stream(collection: Collection, query: dict, projection: list[str], sort: list[tuple[str, int]]):
     fields = dict.fromkeys(projection, 1) | {"_id": 0}
     return collection.find(query, fields, sort=sort, batch_size=BATCH)
-
-
-def first_time(collection: Collection, query: dict, name: str) -> datetime | None:
-    """The oldest `name` of the rows of `query`, at the cost of the rows stored out of time order.
-
-    The first row in natural order is the oldest of a stream-fed collection; only rows older than it (a backfill
-    of an earlier span) are sorted, where a plain sorted read would sort the whole collection on the embedded store.
-    """
-    row = collection.find_one(query, {name: 1, "_id": 0})
-    if row is None:
-        return None
-    older = collection.find_one({**query, name: {"$lt": row[name]}}, {name: 1, "_id": 0}, sort=[(name, ASCENDING)])
-    return (older or row)[name]
 
 
 def _windows(
@@ -144,10 +124,15 @@ def _windows(
     with `name`'s order across windows: true of Binance's trade and update ids, which never decrease in time.
     """
     sort = [(sort_by or name, ASCENDING)]
-    low = since or first_time(collection, query, name)
-    if low is None:
+    low, horizon = since, until
+    if low is None:  # an open span reads from the oldest row, or to the newest
+        first = edges.oldest(collection, name, query)
+        low = first[name] if first else None
+    if horizon is None and low is not None:
+        last = edges.newest(collection, name, query={**query, name: {"$gte": low}})
+        horizon = last[0][name] + timedelta(milliseconds=1) if last else None
+    if low is None or horizon is None:
         return
-    horizon = until or datetime.now(UTC) + FUTURE
     step = width
     while low < horizon:
         high = min(low + step, horizon)
@@ -157,17 +142,9 @@ def _windows(
             yield row
         if found:
             width = step = max(min(step * (BATCH / found), step * GALLOP), timedelta(milliseconds=1))
-        elif step < width * GALLOP:
+        else:
             step = min(step * 2, width * GALLOP)
-        else:  # a long hole, or the end: one sorted read of the rows left finds the next one, if any
-            after = {"$gte": high, **({"$lt": until} if until else {})}
-            row = collection.find_one({**query, name: after}, {name: 1, "_id": 0}, sort=[(name, ASCENDING)])
-            if row is None:
-                return
-            high, step = row[name], width
         low = high
-    if until is None:
-        yield from _stream(collection, {**query, name: {"$gte": horizon}}, projection, sort)
 
 
 def previous_row(collection: Collection, query: dict, field: str, before, span, projection=None) -> dict | None:
@@ -259,8 +236,7 @@ def scan_candles(
 
 def funding_step(collection: Collection) -> timedelta:
     """The symbol's funding interval, inferred from its most recent funding times."""
-    recent = collection.find({}, {"funding_time": 1, "_id": 0}, sort=[("funding_time", DESCENDING)]).limit(50)
-    return infer_funding_step([row["funding_time"] for row in recent])
+    return infer_funding_step([row["funding_time"] for row in edges.newest(collection, "funding_time", 50)])
 
 
 def funding_last_expected(step: timedelta, newest: datetime, now: datetime) -> datetime:

@@ -17,6 +17,7 @@ from django.db.models import Sum
 
 from catalog.models import Dataset
 from catalog.services import dataset_ensure
+from ingestion import edges
 from petrosa_dm import mongo
 from petrosa_dm.market.intervals import floor_to_grid, grid_count, next_open_time
 from petrosa_dm.market.naming import DataType, SeriesRef, parse_collection
@@ -69,14 +70,12 @@ class _Run:
     changes: LedgerChanges = field(default_factory=LedgerChanges)
 
 
-def _edge(run: _Run, name: str, direction: int, bounds: dict | None = None) -> dict | None:
-    return run.collection.find_one({name: bounds} if bounds else {}, {name: 1}, sort=[(name, direction)])
-
-
 def _newest(run: _Run, name: str) -> datetime | None:
-    """The newest row time; incremental runs look only from the window's start (an indexed, short range)."""
-    row = (_edge(run, name, -1, {"$gte": run.since}) if run.since else None) or _edge(run, name, -1)
-    return row[name] if row else None
+    """The newest row time, from ranges near now; incremental runs look no further back than the window's start."""
+    rows = (edges.newest(run.collection, name, query={name: {"$gte": run.since}}) if run.since else None) or (
+        edges.newest(run.collection, name)
+    )
+    return rows[0][name] if rows else None
 
 
 def _oldest(run: _Run, name: str) -> datetime | None:
@@ -84,9 +83,9 @@ def _oldest(run: _Run, name: str) -> datetime | None:
     known = (run.dataset.health or {}).get("first_time") if run.watermark else None
     if known:
         known = parse_time(known)
-        older = _edge(run, name, 1, {"$lt": known})
+        older = edges.oldest(run.collection, name, {name: {"$lt": known}})
         return older[name] if older else known
-    row = _edge(run, name, 1)
+    row = edges.oldest(run.collection, name)
     return row[name] if row else None
 
 

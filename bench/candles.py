@@ -8,9 +8,8 @@ import time
 from datetime import UTC, datetime, timedelta
 
 from bson import Decimal128
-from pymongo import DESCENDING
 
-from ingestion import store
+from ingestion import edges, store
 from ingestion.keys import keyed_collection, row_id
 from petrosa_dm.market.intervals import floor_to_grid
 from petrosa_dm.market.naming import series
@@ -57,23 +56,13 @@ def insert(target, open_times: list[datetime]) -> None:
             print(f"  {done:,} in {elapsed:.0f} s ({done / max(elapsed, 1e-9):,.0f} docs/s)", flush=True)
 
 
-def newest_open_time(target, now: datetime) -> datetime:
-    """The newest candle's open time, looked for in widening ranges of the open_time index: an unbounded sort makes
-    the embedded store sort the whole collection (over five minutes on 500,000 candles)."""
-    for span in (timedelta(hours=1), timedelta(days=30)):
-        row = target.find_one({"open_time": {"$gte": now - span}}, {"open_time": 1}, sort=[("open_time", DESCENDING)])
-        if row:
-            return row["open_time"]
-    return target.find_one({}, {"open_time": 1}, sort=[("open_time", DESCENDING)])["open_time"]
-
-
 def ensure_loaded(rows: int):
     """The collection with at least `rows` candles ending at the current minute."""
     target = store.collection(REF)
     now = floor_to_grid(datetime.now(UTC), "1m")
     present = target.estimated_document_count()
     if present >= rows and keyed_collection(target, REF.data_type):
-        newest = newest_open_time(target, now)
+        newest = edges.newest(target, "open_time")[0]["open_time"]
         print(f"reusing {present:,} candles of {REF.collection}")
     else:
         target.delete_many({})

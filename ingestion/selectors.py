@@ -12,23 +12,11 @@ from pymongo import ASCENDING, DESCENDING
 from pymongo.collection import Collection
 
 from catalog.selectors import dataset_record_count
+from ingestion import edges
 from petrosa_dm import mongo
 from petrosa_dm.market.intervals import INTERVAL_MS, floor_to_grid, grid_count, interval_delta, next_open_time
-from petrosa_dm.market.naming import DataType, SeriesRef
+from petrosa_dm.market.naming import TIME_FIELDS, DataType, SeriesRef
 from petrosa_dm.market.timeutils import utcnow
-
-# The indexed time field of each type: what `start` / `end` filter and what rows are sorted by.
-TIME_FIELDS: dict[DataType, str] = {
-    DataType.CANDLES: "open_time",
-    DataType.TRADES: "trade_time",
-    DataType.DEPTH: "event_time",
-    DataType.MARK_PRICES: "event_time",
-    DataType.FUNDING_RATES: "funding_time",
-    DataType.TICKERS: "event_time",
-    DataType.BOOK_TICKERS: "event_time",
-    DataType.LIQUIDATIONS: "event_time",
-    DataType.ANALYTICS: "as_of",
-}
 
 
 @dataclass(frozen=True)
@@ -201,21 +189,18 @@ def _ratio(scope: str, start: datetime, end: datetime, present: int, expected: i
 
 
 def series_bounds(*, ref: SeriesRef) -> tuple[datetime | None, datetime | None]:
-    """The first and last time of the series, each one indexed lookup."""
+    """The first and last time of the series (`edges`: neither sorts the whole collection on the embedded store)."""
     field = TIME_FIELDS[ref.data_type]
     target = series_collection(ref=ref)
-    ends = []
-    for direction in (ASCENDING, DESCENDING):
-        document = target.find_one({}, projection={field: True}, sort=[(field, direction)])
-        ends.append(document[field] if document else None)
-    return ends[0], ends[1]
+    first, last = edges.oldest(target, field), edges.newest(target, field)
+    return (first[field] if first else None), (last[0][field] if last else None)
 
 
 def series_newest(*, ref: SeriesRef, size: int) -> list[dict]:
     """The newest `size` rows (a sample for schema inference and cadence)."""
     field = TIME_FIELDS[ref.data_type]
     # Without `_id`: the sample describes the row fields (catalog schemas), and `_id` is the key, not a field.
-    return _find(series_collection(ref=ref), {}, field, descending=True, skip=0, limit=size, projection={"_id": False})
+    return edges.newest(series_collection(ref=ref), field, size, projection={"_id": False})
 
 
 def nominal_cadence_seconds(interval: str) -> float:

@@ -71,8 +71,8 @@ def test_collections_with_object_ids_are_not_keyed_and_their_duplicates_are_foun
     assert not keyed_collection(mongo_db[other.collection], DataType.CANDLES)
 
 
-def test_without_time_to_look_for_object_ids_the_first_row_decides(mongo_db, settings, caplog):
-    # The embedded store scans a big collection for the ObjectId range; past MONGODB_TIMEOUT_MS the first row
+def test_without_time_to_look_for_object_ids_the_newest_row_decides(mongo_db, settings, caplog):
+    # The embedded store scans a big collection for the ObjectId range; past MONGODB_TIMEOUT_MS the newest row
     # (keyed here, as in a collection we wrote) decides, and the answer is logged.
     ref = series(DataType.CANDLES, "BTCUSDT", interval="1h")
     store.write_rows(ref, [candle_row(T0 + timedelta(hours=hour)) for hour in range(3)])

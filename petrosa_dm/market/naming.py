@@ -31,6 +31,20 @@ class DataType(StrEnum):
     ANALYTICS = "analytics"
 
 
+# The indexed time field of each type: what `start` / `end` filter and what rows are sorted by.
+TIME_FIELDS: dict[DataType, str] = {
+    DataType.CANDLES: "open_time",
+    DataType.TRADES: "trade_time",
+    DataType.DEPTH: "event_time",
+    DataType.MARK_PRICES: "event_time",
+    DataType.FUNDING_RATES: "funding_time",
+    DataType.TICKERS: "event_time",
+    DataType.BOOK_TICKERS: "event_time",
+    DataType.LIQUIDATIONS: "event_time",
+    DataType.ANALYTICS: "as_of",
+}
+
+
 ANALYTICS_METRICS = (
     "volatility",
     "volume",
