@@ -118,3 +118,16 @@ def test_the_ingestion_rate_counts_rows_by_receive_time_not_market_time(client, 
     ingestion = client.get("/health/summary").json()["ingestion"]
     assert ingestion["rows_last_hour"] == 60
     assert ingestion["rows_per_minute"] == pytest.approx(1.0)
+
+
+def test_an_ingestion_count_past_the_store_timeout_leaves_the_dataset_unmeasured(client, settings, caplog):
+    # Receive times have no index: on a big collection the count would scan it. Past MONGODB_TIMEOUT_MS the
+    # figure is unknown, and the summary says how many datasets it measured instead of counting zero rows.
+    live_candles(30)
+    settings.MONGODB_TIMEOUT_MS = 0.001
+    call_command("audit", stdout=StringIO(), stderr=StringIO())
+    settings.MONGODB_TIMEOUT_MS = 5000
+    ingestion = client.get("/health/summary").json()["ingestion"]
+    assert ingestion["datasets_measured"] == 0 and ingestion["rows_last_hour"] == 0
+    assert "no time to count the rows candles_BTCUSDT_1m received" in caplog.text
+    assert Dataset.objects.get().audited_at is not None
