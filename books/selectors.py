@@ -18,6 +18,7 @@ from typing import NamedTuple
 from django.conf import settings
 from pymongo import ASCENDING, DESCENDING
 
+from petrosa_dm.heap import collector_paused
 from petrosa_dm.market.timeutils import from_ms
 
 from .reconstruct import EMPTY, EXACT, UNKNOWN, Book, Break, Reconstructor, prepare_levels
@@ -47,7 +48,8 @@ class _Lru(OrderedDict):
         if key in self:
             self.move_to_end(key)
             return self[key][0]
-        value = load()
+        with collector_paused():
+            value = load()
         if value is not None:
             weight = size(value)
             self[key] = (value, weight)
@@ -313,28 +315,26 @@ def _prepared_after(symbol: str, anchor: dict, chunk: int, until: datetime | Non
 
 
 class _Pack:
-    """A checkpoint's replay pack: the diffs applied after the anchor `after` up to the checkpoint. Parsed for
-    replays row by row as far as a replay reads (a past moment early in the span needs only the first few)."""
+    """A checkpoint's replay pack: the diffs applied after the anchor `after` up to the checkpoint, parsed for
+    replays at once. The parsed JSON (lists, which the garbage collector walks at every full collection) is not
+    kept: only the prepared tuples, which it stops tracking (`prepare_levels`)."""
 
     def __init__(self, after: int, entries: list[list]) -> None:
         self.after = after
-        self.entries = entries
-        self.prepared: list[_Prepared] = []
-        self.levels = sum(len(entry[4]) + len(entry[5]) + 1 for entry in entries)
+        self.prepared = tuple(
+            _Prepared(first, final, prev, from_ms(time_ms), prepare_levels(bids), prepare_levels(asks))
+            for first, final, prev, time_ms, bids, asks in entries
+        )
+        self.levels = sum(len(row.bids) + len(row.asks) + 1 for row in self.prepared)
 
     def rows(self):
-        prepared = self.prepared
-        for index, (first, final, prev, time_ms, bids, asks) in enumerate(self.entries):
-            if index == len(prepared):
-                levels = prepare_levels(bids), prepare_levels(asks)
-                prepared.append(_Prepared(first, final, prev, from_ms(time_ms), *levels))
-            yield prepared[index]
+        return iter(self.prepared)
 
     def last(self) -> dict | None:
-        if not self.entries:
+        if not self.prepared:
             return None
-        _first, final, _prev, time_ms, _bids, _asks = self.entries[-1]
-        return {"kind": "checkpoint", "final_update_id": final, "event_time": from_ms(time_ms)}
+        final = self.prepared[-1]
+        return {"kind": "checkpoint", "final_update_id": final.final_id, "event_time": final.time}
 
 
 def _span_pack(symbol: str, checkpoint: dict) -> _Pack | None:

@@ -11,7 +11,25 @@ Used by `manage.py consume` and gunicorn's worker start (`gunicorn.conf.py`, aft
 """
 
 import gc
+from contextlib import contextmanager
 
 
 def tune_gc() -> None:
     gc.freeze()
+
+
+@contextmanager
+def collector_paused():
+    """No cyclic collection while a block builds a large, acyclic structure (a parsed JSON book, a replay pack).
+
+    Allocating a hundred thousand lists and tuples sets off young and full collections every few hundred of them,
+    and each full one walks everything built so far: building one past order book cost 30 ms, and 60-100 ms more
+    in collections. Such temporaries have no cycles, so reference counting frees them; the collector resumes
+    afterwards and untracks the tuples kept."""
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if paused:
+            gc.enable()
