@@ -44,7 +44,7 @@ def oldest(
     first = collection.find_one(_bounded(query, field, lt=EPOCH), projection, sort=[(field, ASCENDING)])
     if first:
         return first
-    low, step, end = EPOCH, width, datetime.now(UTC) + FUTURE
+    low, step, end = max(EPOCH, query.get(field, {}).get("$gte", EPOCH)), width, datetime.now(UTC) + FUTURE
     while low < end:
         window = _bounded(query, field, gte=low, lt=low + step)
         first = collection.find_one(window, projection, sort=[(field, ASCENDING)])
