@@ -1,14 +1,36 @@
+from datetime import UTC
+
 import django_filters
+from django.core.exceptions import ValidationError
+from django_filters.fields import IsoDateTimeField
 
 from ..models import BackfillJob
 
 
+class UtcIsoDateTimeField(IsoDateTimeField):
+    """An ISO-8601 time converted to UTC here, so that one the database cannot hold is a 400, not a 500
+    (`0001-01-01T00:00:00+00:01` is a valid ISO time whose UTC value falls before year 1)."""
+
+    def to_python(self, value):
+        moment = super().to_python(value)
+        if moment is None or moment.tzinfo is None:
+            return moment
+        try:
+            return moment.astimezone(UTC)
+        except OverflowError as exc:
+            raise ValidationError("outside the range of representable times", code="invalid") from exc
+
+
+class UtcIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
+    field_class = UtcIsoDateTimeField
+
+
 class BackfillJobFilter(django_filters.FilterSet):
     symbol = django_filters.CharFilter(method="filter_symbol", help_text="e.g. BTCUSDT (case-insensitive).")
-    created_from = django_filters.IsoDateTimeFilter(
+    created_from = UtcIsoDateTimeFilter(
         field_name="created_at", lookup_expr="gte", label="from", help_text="Created at or after (ISO-8601)."
     )
-    created_to = django_filters.IsoDateTimeFilter(
+    created_to = UtcIsoDateTimeFilter(
         field_name="created_at", lookup_expr="lt", label="to", help_text="Created before (ISO-8601)."
     )
 

@@ -124,6 +124,11 @@ def test_job_list_filters_and_paginates(client):
     page = client.get("/backfill/jobs?limit=2").json()
     assert len(page["data"]) == 2 and page["pagination"]["has_next"]
     assert client.get("/backfill/jobs?status=nonsense").status_code == 400
+    assert client.get("/backfill/jobs", {"from": "2024-02-29T23:00:00-02:00"}).json()["pagination"]["total"] == 3
+    assert client.get("/backfill/jobs", {"to": "2000-01-01T00:00:00Z"}).json()["pagination"]["total"] == 0
+    # A valid ISO time whose UTC value falls before year 1 (found by the API fuzz test as a 500).
+    outside = client.get("/backfill/jobs", {"to": "0001-01-01T00:00:00+00:01"})
+    assert outside.status_code == 400 and "representable" in outside.content.decode()
 
 
 def test_unknown_job_is_404(client):
