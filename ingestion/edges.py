@@ -18,6 +18,9 @@ EPOCH = datetime(2017, 7, 1, tzinfo=UTC)
 FIRST_WINDOW = timedelta(hours=1)
 OLDEST_WINDOW = timedelta(days=1)
 WIDEST_WINDOW = timedelta(days=16)
+# A collection this small is read by one sorted query: cheap on any engine (the embedded store's 40 us a row make
+# 0.2 s at most), where the probes cost a round trip each (100-150 ms for a dataset that starts in 2024).
+SMALL_COLLECTION = 5_000
 # Rows stamped up to this far in the future are in the newest's first window (clocks disagree by less).
 FUTURE = timedelta(days=1)
 
@@ -32,6 +35,10 @@ def _bounded(query: dict, field: str, gte: datetime | None = None, lt: datetime 
     return {**query, field: bounds}
 
 
+def _small(collection: Collection) -> bool:
+    return collection.estimated_document_count() <= SMALL_COLLECTION
+
+
 def oldest(
     collection: Collection,
     field: str,
@@ -41,6 +48,8 @@ def oldest(
 ) -> dict | None:
     """The row of `query` with the smallest `field`: the first window from EPOCH on that holds any row, sorted."""
     query, projection = query or {}, projection or {field: 1, "_id": 0}
+    if _small(collection):
+        return collection.find_one(query, projection, sort=[(field, ASCENDING)])
     first = collection.find_one(_bounded(query, field, lt=EPOCH), projection, sort=[(field, ASCENDING)])
     if first:
         return first
@@ -68,6 +77,8 @@ def newest(
     lower bound on `field` if it has one, else at EPOCH, past which the rest is read in one range.
     """
     query, projection = query or {}, projection or {field: 1, "_id": 0}
+    if _small(collection):
+        return list(collection.find(query, projection, sort=[(field, DESCENDING)], limit=size))
     floor = query.get(field, {}).get("$gte", EPOCH)
     high, step = datetime.now(UTC) - width, width
     recent = _bounded(query, field, gte=max(high, floor))

@@ -2,7 +2,15 @@
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from ingestion import edges
+
+
+@pytest.fixture(autouse=True)
+def probe_every_collection(monkeypatch):
+    """These collections are small; the windows are what is tested (small ones are read by one sorted query)."""
+    monkeypatch.setattr(edges, "SMALL_COLLECTION", 0)
 
 
 class Recording:
@@ -21,6 +29,9 @@ class Recording:
         if kwargs.get("sort"):
             self.sorted_filters.append(query)
         return self.collection.find_one(query, *args, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self.collection, name)
 
 
 def minutes(start: datetime, count: int) -> list[dict]:
@@ -96,3 +107,18 @@ def test_a_lower_bound_of_the_query_stops_the_widening(mongo_db):
     assert edges.newest(recording, "t", query={"t": {"$gte": old + timedelta(days=1)}}) == []
     assert recording.sorted_filters[-1]["t"]["$gte"] == old + timedelta(days=1)
     assert edges.newest(collection, "t", query={"t": {"$gte": old}})[0]["t"] == old + timedelta(minutes=49)
+
+
+def test_a_small_collection_is_read_by_one_sorted_query(mongo_db, monkeypatch):
+    monkeypatch.setattr(edges, "SMALL_COLLECTION", 5_000)
+    collection = mongo_db["edges_small"]
+    start = datetime(2024, 5, 1, tzinfo=UTC)
+    collection.insert_many(minutes(start, 100) + minutes(start - timedelta(days=3), 10))
+    recording = Recording(collection)
+
+    assert edges.oldest(recording, "t")["t"] == start - timedelta(days=3)
+    assert [row["t"] for row in edges.newest(recording, "t", size=2)] == [
+        start + timedelta(minutes=99),
+        start + timedelta(minutes=98),
+    ]
+    assert recording.sorted_filters == [{}, {}]
