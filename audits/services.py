@@ -11,11 +11,9 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-import pymongo
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Sum
-from pymongo.errors import PyMongoError
 
 from catalog.models import Dataset
 from catalog.services import dataset_ensure
@@ -269,14 +267,11 @@ def _rows_last_hour(run: _Run) -> int | None:
     # bounded by MONGODB_TIMEOUT_MS, past which the figure is unknown (None: the summary leaves the dataset out of
     # its measured rate) rather than an audit held up for minutes on a big collection in the embedded store.
     received = {"source": "stream", "ingested_at": {"$gte": run.now - timedelta(hours=1), "$lte": run.now}}
-    try:
-        with pymongo.timeout(settings.MONGODB_TIMEOUT_MS / 1000):
-            return run.collection.count_documents(received)
-    except PyMongoError as exc:
-        if not exc.timeout:
-            raise
-    logger.warning("no time to count the rows %s received in the last hour", run.ref.collection)
-    return None
+    return mongo.within_timeout(
+        lambda: run.collection.count_documents(received),
+        fallback=None,
+        giving_up=f"count the rows {run.ref.collection} received in the last hour",
+    )
 
 
 def _begin(dataset: Dataset, *, full: bool, start, end, now) -> _Run:

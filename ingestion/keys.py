@@ -26,13 +26,11 @@ import logging
 from collections.abc import Callable
 from functools import cache
 
-import pymongo
 from bson import ObjectId
-from django.conf import settings
 from pymongo.collection import Collection
-from pymongo.errors import PyMongoError
 
 from ingestion import edges
+from petrosa_dm import mongo
 from petrosa_dm.market.naming import TIME_FIELDS, DataType
 
 KEY_FIELDS: dict[DataType, tuple[str, ...]] = {
@@ -148,14 +146,11 @@ def _holds_object_ids(collection: Collection) -> bool:
     The embedded store answers the range by scanning the collection: seconds per 100,000 rows, and more than five
     minutes on 500,000 candles here. Past the limit the newest row decides (rows written before keys moved into
     `_id` are ObjectId rows, and a migration under way rewrites them oldest first), and the answer is logged."""
-    try:
-        with pymongo.timeout(settings.MONGODB_TIMEOUT_MS / 1000):
-            return collection.find_one({"_id": OBJECT_ID_RANGE}, {"_id": 1}) is not None
-    except PyMongoError as exc:
-        if not exc.timeout:
-            raise
-    logger.warning("no time to look for ObjectId rows in %s: taken as keyed, as its newest row is", collection.name)
-    return False
+    return mongo.within_timeout(
+        lambda: collection.find_one({"_id": OBJECT_ID_RANGE}, {"_id": 1}) is not None,
+        fallback=False,
+        giving_up=f"look for ObjectId rows in {collection.name}: taken as keyed, as its newest row is",
+    )
 
 
 def forget_keyed() -> None:

@@ -10,6 +10,7 @@ mongoengine owns the client (registered once from MONGODB_URL, timezone-aware, s
 pymongo directly (bulk writes, aggregations) asks this module for the same client, so each process holds one pool.
 """
 
+import logging
 import time
 
 import mongoengine
@@ -17,7 +18,7 @@ import pymongo
 from django.conf import settings
 from pymongo import MongoClient
 from pymongo.database import Database
-from pymongo.errors import ConnectionFailure
+from pymongo.errors import ConnectionFailure, PyMongoError
 
 DEFAULT_DATABASE = "petrosa_dm"
 
@@ -79,3 +80,21 @@ def probe_read() -> None:
     timeout = settings.MONGODB_TIMEOUT_MS
     with pymongo.timeout(timeout / 1000):
         database()[PROBE_COLLECTION].find_one({}, projection={"_id": 1})
+
+
+logger = logging.getLogger(__name__)
+
+
+def within_timeout(read, *, fallback, giving_up: str):
+    """`read()` given at most MONGODB_TIMEOUT_MS; past it, `fallback`, and a warning "no time to <giving_up>".
+
+    For reads the embedded store can only answer by scanning a whole collection, where an approximate or unknown
+    answer beats holding up the caller for minutes. Other store errors raise."""
+    try:
+        with pymongo.timeout(settings.MONGODB_TIMEOUT_MS / 1000):
+            return read()
+    except PyMongoError as exc:
+        if not exc.timeout:
+            raise
+    logger.warning("no time to %s", giving_up)
+    return fallback

@@ -1,8 +1,8 @@
-from datetime import UTC
-
 import django_filters
 from django.core.exceptions import ValidationError
 from django_filters.fields import IsoDateTimeField
+
+from petrosa_dm.market.timeutils import ensure_utc
 
 from ..models import BackfillJob
 
@@ -13,10 +13,10 @@ class UtcIsoDateTimeField(IsoDateTimeField):
 
     def to_python(self, value):
         moment = super().to_python(value)
-        if moment is None or moment.tzinfo is None:
-            return moment
+        if moment is None:
+            return None
         try:
-            return moment.astimezone(UTC)
+            return ensure_utc(moment)
         except OverflowError as exc:
             raise ValidationError("outside the range of representable times", code="invalid") from exc
 
