@@ -37,22 +37,39 @@ class Side:
     exchange prices have far fewer significant digits than a double holds, so two different prices never share a
     key and two spellings of one price (`61800.20`, `61800.2`) do. The texts are kept as sent."""
 
-    __slots__ = ("descending", "levels")
+    __slots__ = ("descending", "journal", "levels")
 
     def __init__(self, descending: bool) -> None:
         self.levels: dict[float, tuple[str, str]] = {}
         self.descending = descending
+        # When a list: every applied level's price key, negated for a removal, in order (the keeper's replay packs
+        # carry them, so a web process replays a span without parsing a price again: `books.columns`).
+        self.journal: list[float] | None = None
 
     def replace(self, levels: list) -> None:
         self.levels = {float(price): (price, qty) for price, qty in levels if not _zero(qty)}
 
     def apply(self, levels: list) -> None:
         book = self.levels
+        if self.journal is not None:
+            self._apply_journaled(levels)
+            return
         for price, qty in levels:
             if qty.strip("0."):
                 book[float(price)] = (price, qty)
             else:
                 book.pop(float(price), None)
+
+    def _apply_journaled(self, levels: list) -> None:
+        book, journal = self.levels, self.journal
+        for price, qty in levels:
+            key = float(price)
+            if qty.strip("0."):
+                book[key] = (price, qty)
+                journal.append(key)
+            else:
+                book.pop(key, None)
+                journal.append(-key)
 
     def apply_ops(self, ops: list) -> None:
         """Prepared levels (`prepare_levels`): (key, (price, qty)) sets, (key, None) removes."""

@@ -19,10 +19,11 @@ from django.conf import settings
 from pymongo import ASCENDING, DESCENDING
 
 from petrosa_dm.heap import collector_paused
-from petrosa_dm.market.timeutils import from_ms
+from petrosa_dm.market.timeutils import from_ms, to_ms
 
+from .columns import SpanColumns, book_after
 from .reconstruct import EMPTY, EXACT, UNKNOWN, Book, Break, Reconstructor, prepare_levels
-from .store import books_collection, depth_collection, diffs_query, spans_collection, unpack_levels, unpack_span
+from .store import books_collection, depth_collection, diffs_query, inflate_span, spans_collection, unpack_levels
 
 # Whole rows: an exclusion projection costs the embedded store about as much as the read itself (issue 16), and
 # the reconstructor reads only the fields it knows.
@@ -254,7 +255,10 @@ def book_at(symbol: str, *, at: datetime | None = None, update_id: int | None = 
     """The book at `at` (a time) or after `update_id`; the latest known book when both are None."""
     anchor = latest_anchor(symbol, at=at, update_id=update_id)
     if anchor:
-        result = _replay(symbol, anchor, at, update_id, next_anchor(symbol, at=at, update_id=update_id))
+        following = next_anchor(symbol, at=at, update_id=update_id)
+        result = _from_columns(symbol, anchor, at, update_id, following)
+        if result is None:
+            result = _replay(symbol, anchor, at, update_id, following)
     else:
         result = BookAt(state=EMPTY)
     if result.state == EXACT:
@@ -337,16 +341,57 @@ class _Pack:
         return {"kind": "checkpoint", "final_update_id": final.final_id, "event_time": final.time}
 
 
-def _span_pack(symbol: str, checkpoint: dict) -> _Pack | None:
-    """The replay pack stored with a checkpoint (None for checkpoints written without one), once per process."""
+def _span_pack(symbol: str, checkpoint: dict) -> SpanColumns | _Pack | None:
+    """The replay pack stored with a checkpoint, once per process: columns (format 2), or parsed diffs (format 1,
+    written before the keeper journaled its price keys); None for checkpoints written without one."""
 
-    def load() -> _Pack | None:
+    def load() -> SpanColumns | _Pack | None:
         identity = {"kind": "checkpoint", "final_update_id": checkpoint["final_update_id"]}
         row = books_collection(symbol).find_one(identity, {"replay": 1})
-        return _Pack(*unpack_span(row["replay"])) if row and "replay" in row else None
+        if not row or "replay" not in row:
+            return None
+        packed = inflate_span(row["replay"])
+        if isinstance(packed, dict):
+            return _Pack(packed["after_update_id"], packed["diffs"])
+        return SpanColumns(*packed)
 
     key = (symbol, "pack", checkpoint["final_update_id"])
     return _cache.get_or(key, load, lambda pack: pack.levels)
+
+
+def _from_columns(
+    symbol: str, anchor: dict, at: datetime | None, update_id: int | None, following: dict | None
+) -> BookAt | None:
+    """The book at the moment from the next checkpoint's columnar pack, when it holds every diff from an anchor at
+    or before the moment to the first diff after it; None otherwise (the caller replays diffs instead).
+
+    The pack starts at the anchor the keeper had then: this one, or an earlier one when this is a snapshot the
+    keeper did not need (its book was exact already); either is a full book at the pack's start."""
+    if following is None or following["kind"] != "checkpoint":
+        return None
+    span = _span_pack(symbol, following)
+    if not isinstance(span, SpanColumns) or span.after > anchor["final_update_id"]:
+        return None
+    start = anchor if span.after == anchor["final_update_id"] else _anchor_at(symbol, span.after)
+    if start is None or not span.chained_from(start["final_update_id"], start["kind"]):
+        return None
+    applied = span.applied_by_id(update_id) if update_id is not None else span.applied_by_time(to_ms(at))
+    if applied >= span.count:
+        return None  # the first diff after the moment is past the pack: whether it links is read from the store
+    book = book_after(_anchor_book(symbol, start), span, applied)
+    # As in `_replay`: no stored diff ends at that id, so the book between two updates is not defined.
+    state = UNKNOWN if update_id is not None and book.update_id != update_id else EXACT
+    return BookAt(
+        state=state, book=book, anchor_kind=start["kind"], anchor_update_id=start["final_update_id"], replayed=applied
+    )
+
+
+def _anchor_at(symbol: str, update_id: int) -> dict | None:
+    entry = _anchor_index(symbol, None, update_id).before(None, update_id)
+    if entry is None or entry[1] != update_id:
+        return None
+    event_time, final_id, kind = entry
+    return {"kind": kind, "final_update_id": final_id, "event_time": event_time}
 
 
 def _replay_rows(symbol: str, anchor: dict, following: dict | None, chunk: int):

@@ -64,9 +64,12 @@ def snapshot_take(*, symbol: str, client=None) -> dict:
     return snapshot_store(symbol=symbol, row=row)
 
 
-def checkpoint_store(*, symbol: str, book: Book, span: tuple[int, list[list]] | None = None) -> None:
+def checkpoint_store(
+    *, symbol: str, book: Book, span: tuple[int, list[list]] | None = None, keys: tuple[list, list] | None = None
+) -> None:
     """The full book at its update id; `span` (the anchor id it started from, and the diffs applied since) is
-    packed beside it as `replay` for past books in between."""
+    packed beside it as `replay` for past books in between, with each side's applied price keys when known
+    (`keys`, from the book's journals: `books.store.pack_span`)."""
     row = {
         "symbol": symbol,
         "kind": "checkpoint",
@@ -79,7 +82,7 @@ def checkpoint_store(*, symbol: str, book: Book, span: tuple[int, list[list]] | 
     }
     row = pack_levels(row)
     if span is not None:
-        row["replay"] = pack_span(*span)
+        row["replay"] = pack_span(*span, keys)
     with contextlib.suppress(DuplicateKeyError):
         books_collection(symbol).insert_one(row)
 
@@ -151,6 +154,13 @@ class _Symbol:
 
     def restart_span(self, after: int | None) -> None:
         self.span_after, self.span = after, []
+        # The book's sides journal the price keys of the span's levels (None: nothing is being packed).
+        book = self.reconstructor.book
+        book.bids.journal, book.asks.journal = ([], []) if after is not None else (None, None)
+
+    def span_keys(self) -> tuple[list, list]:
+        book = self.reconstructor.book
+        return book.bids.journal, book.asks.journal
 
 
 class BookKeeper:
@@ -257,7 +267,7 @@ class BookKeeper:
         if due:
             started = time.perf_counter()
             span = (state.span_after, state.span) if state.span_after is not None else None
-            checkpoint_store(symbol=symbol, book=book, span=span)
+            checkpoint_store(symbol=symbol, book=book, span=span, keys=state.span_keys() if span else None)
             state.restart_span(book.update_id)
             self.checkpoint_write_seconds += time.perf_counter() - started
             self.checkpoints += 1

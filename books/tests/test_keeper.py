@@ -12,6 +12,7 @@ from audits.models import Gap
 from audits.services import dataset_audit
 from backfills.testing.binance_server import BinanceTestServer
 from books import selectors, services
+from books.columns import ColumnBook
 from books.services import BookKeeper
 from books.store import unpack_span
 from catalog.services import dataset_ensure, dataset_sync
@@ -168,17 +169,56 @@ def test_a_checkpoint_packs_the_diffs_since_the_previous_anchor_and_past_books_r
     anchors = list(books.find({}, sort=[("final_update_id", 1)]))
     assert [row["kind"] for row in anchors[:3]] == ["snapshot", "checkpoint", "checkpoint"]
     depth = mongo_db[REF.collection]
+    by_id = {event["u"]: event for event in events}
     for previous, checkpoint in itertools.pairwise(anchors):
         after, diffs = unpack_span(checkpoint["replay"])
         assert after == previous["final_update_id"]
         span = {"kind": "diff", "final_update_id": {"$gt": after, "$lte": checkpoint["final_update_id"]}}
         stored = [row["final_update_id"] for row in depth.find(span, sort=[("final_update_id", 1)])]
         assert [entry[1] for entry in diffs if entry[1] > after] == stored
+        # The columnar pack gives back every diff's levels as sent.
+        assert all([entry[4], entry[5]] == [by_id[entry[1]]["b"], by_id[entry[1]]["a"]] for entry in diffs)
 
-    # A moment between the two checkpoints: the same book from the pack as from the stored diffs.
-    moment = from_ms(events[150]["E"])
-    from_pack = selectors.book_at(SYMBOL, at=moment)
+    # Moments and update ids across the spans: the book from the packs equals the one replayed from stored rows.
+    moments = [from_ms(event["E"]) for event in events[20:300:7]]
+    update_ids = [event["u"] for event in events[20:300:11]] + [events[150]["u"] + 1]
+    from_pack = [selectors.book_at(SYMBOL, at=moment) for moment in moments]
+    by_update = [selectors.book_at(SYMBOL, update_id=update_id) for update_id in update_ids]
+    assert any(found.replayed and isinstance(found.book, ColumnBook) for found in from_pack)
     books.update_many({}, {"$unset": {"replay": 1}})
+    selectors.forget_cache()
+    for moment, found in zip(moments, from_pack, strict=True):
+        replayed = selectors.book_at(SYMBOL, at=moment)
+        assert (found.state, found.book.update_id, found.book.time) == (
+            replayed.state,
+            replayed.book.update_id,
+            replayed.book.time,
+        )
+        assert found.book.levels(50) == replayed.book.levels(50), moment
+        assert (found.book.bids.best(), found.book.asks.best()) == (
+            replayed.book.bids.best(),
+            replayed.book.asks.best(),
+        )
+    assert from_pack[10].book.levels() == selectors.book_at(SYMBOL, at=moments[10]).book.levels()
+    for update_id, found in zip(update_ids, by_update, strict=True):
+        replayed = selectors.book_at(SYMBOL, update_id=update_id)
+        assert (found.state, found.book.update_id) == (replayed.state, replayed.book.update_id), update_id
+        if found.state == "exact":
+            assert found.book.levels(20) == replayed.book.levels(20)
+    assert by_update[-1].state == "unknown"  # no diff ends at that id
+
+
+def test_packs_written_before_price_keys_were_journaled_still_answer(
+    mongo_db, shared_data, binance_for_books, monkeypatch
+):
+    # Format 1 (the diffs as JSON only), as stores written before the columnar packs hold them.
+    monkeypatch.setattr(services._Symbol, "span_keys", lambda _state: None)
+    events, _keeper = keep_from_start(shared_data, binance_for_books, before_snapshot=20, after=300, every=100)
+    moment = from_ms(events[150]["E"])
+    selectors.forget_cache()
+    from_pack = selectors.book_at(SYMBOL, at=moment)
+    assert isinstance(selectors._span_pack(SYMBOL, selectors.next_anchor(SYMBOL, at=moment)), selectors._Pack)
+    mongo_db[f"books_{SYMBOL}"].update_many({}, {"$unset": {"replay": 1}})
     selectors.forget_cache()
     from_rows = selectors.book_at(SYMBOL, at=moment)
     assert from_pack.state == from_rows.state == "exact"
@@ -187,11 +227,12 @@ def test_a_checkpoint_packs_the_diffs_since_the_previous_anchor_and_past_books_r
 
 
 def test_a_past_books_cached_replay_is_left_out_of_the_garbage_collectors_passes(
-    mongo_db, shared_data, binance_for_books
+    mongo_db, shared_data, binance_for_books, monkeypatch
 ):
     # A web process caches thousands of parsed diffs; held in lists, every full collection walked them (100-300 ms
     # pauses on the BTCUSDT capture). Prepared as tuples of strings and floats, the collector stops tracking them
-    # after its first passes.
+    # after its first passes. (Format 1 packs; the columnar ones hold arrays and two strings a side.)
+    monkeypatch.setattr(services._Symbol, "span_keys", lambda _state: None)
     events, _keeper = keep_from_start(shared_data, binance_for_books, before_snapshot=20, after=300, every=100)
     selectors.forget_cache()
     assert selectors.book_at(SYMBOL, at=from_ms(events[150]["E"])).state == "exact"
