@@ -30,7 +30,7 @@ from .store import books_collection, depth_collection, diffs_query, inflate_span
 ROW_FIELDS = None
 ANCHOR_ID_FIELDS = {"_id": 0, "kind": 1, "final_update_id": 1, "event_time": 1}
 # An anchor's book without its checkpoint's replay pack (read on its own, when a replay needs it).
-ANCHOR_FIELDS = {"replay": 0}
+ANCHOR_FIELDS = {"replay": 0, "replay_keys": 0}
 # New anchors are found by time from the newest known one, looking back this far: a checkpoint carries the
 # exchange time of its last diff, which may be a little older than a REST snapshot stored just before it.
 ANCHOR_REFRESH_OVERLAP = timedelta(minutes=5)
@@ -347,13 +347,13 @@ def _span_pack(symbol: str, checkpoint: dict) -> SpanColumns | _Pack | None:
 
     def load() -> SpanColumns | _Pack | None:
         identity = {"kind": "checkpoint", "final_update_id": checkpoint["final_update_id"]}
-        row = books_collection(symbol).find_one(identity, {"replay": 1})
+        row = books_collection(symbol).find_one(identity, {"replay": 1, "replay_keys": 1})
         if not row or "replay" not in row:
             return None
         packed = inflate_span(row["replay"])
-        if isinstance(packed, dict):
-            return _Pack(packed["after_update_id"], packed["diffs"])
-        return SpanColumns(*packed)
+        if packed.get("format") == 2 and "replay_keys" in row:
+            return SpanColumns(packed, row["replay_keys"])
+        return _Pack(packed["after_update_id"], packed["diffs"])
 
     key = (symbol, "pack", checkpoint["final_update_id"])
     return _cache.get_or(key, load, lambda pack: pack.levels)

@@ -82,7 +82,7 @@ def checkpoint_store(
     }
     row = pack_levels(row)
     if span is not None:
-        row["replay"] = pack_span(*span, keys)
+        row.update(pack_span(*span, keys))
     with contextlib.suppress(DuplicateKeyError):
         books_collection(symbol).insert_one(row)
 
