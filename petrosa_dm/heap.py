@@ -24,12 +24,16 @@ def collector_paused():
 
     Allocating a hundred thousand lists and tuples sets off young and full collections every few hundred of them,
     and each full one walks everything built so far: building one past order book cost 30 ms, and 60-100 ms more
-    in collections. Such temporaries have no cycles, so reference counting frees them; the collector resumes
-    afterwards and untracks the tuples kept."""
+    in collections. Such temporaries have no cycles, so reference counting frees them.
+
+    What the block keeps (a book of ten thousand (price, quantity) tuples) is then walked once by a young-generation
+    pass, which stops tracking tuples of strings and dicts of those: about 1 ms here, where left to the collector
+    the first full pass over a web process's cached books took 25-30 ms of some unlucky request."""
     paused = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
         if paused:
+            gc.collect(0)
             gc.enable()
