@@ -61,15 +61,15 @@ class Side:
                 book.pop(float(price), None)
 
     def _apply_journaled(self, levels: list) -> None:
-        book, journal = self.levels, self.journal
+        book, record = self.levels, self.journal.append
         for price, qty in levels:
             key = float(price)
             if qty.strip("0."):
                 book[key] = (price, qty)
-                journal.append(key)
+                record(key)
             else:
                 book.pop(key, None)
-                journal.append(-key)
+                record(-key)
 
     def apply_ops(self, ops: list) -> None:
         """Prepared levels (`prepare_levels`): (key, (price, qty)) sets, (key, None) removes."""
