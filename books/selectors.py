@@ -5,7 +5,9 @@ with the stored diffs after it applied in update-id order up to the last one sta
 `exact` only when we hold every update up to `t`: the first stored diff after `t` must still link to the book
 (otherwise the lost updates may lie before `t`). A break makes it `unknown` until the next snapshot; before any
 anchor it is `empty`. Where the diff book is not exact, a partial-depth frame at or before `t` (newer than the
-break) gives the top levels exactly. Checkpoints bound the replay to `BOOKS_CHECKPOINT_UPDATES` diffs.
+break) gives the top levels exactly. Checkpoints bound the replay to `BOOKS_CHECKPOINT_UPDATES` diffs; inside a
+span whose checkpoint carries a columnar replay pack, the book is found by array operations instead
+(`books.columns`), and the diffs are replayed one by one only where no such pack applies.
 """
 
 import bisect

@@ -27,8 +27,8 @@ def collector_paused():
     in collections. Such temporaries have no cycles, so reference counting frees them.
 
     What the block keeps (a book of ten thousand (price, quantity) tuples) is then walked once by a young-generation
-    pass, which stops tracking tuples of strings and dicts of those: about 1 ms here, where left to the collector
-    the first full pass over a web process's cached books took 25-30 ms of some unlucky request."""
+    pass, which stops tracking the tuples of strings: about 1 ms here, where left to the collector the first full
+    pass over a web process's cached books took 25-30 ms of some unlucky request."""
     paused = gc.isenabled()
     gc.disable()
     try:
