@@ -7,6 +7,7 @@ collection at once: the cursor streams in batches of BATCH rows. Holes and findi
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 
 from django.conf import settings
 from pymongo import ASCENDING, DESCENDING
@@ -147,17 +148,54 @@ def _windows(
         low = high
 
 
-def previous_row(collection: Collection, query: dict, field: str, before, span, projection=None) -> dict | None:
+def previous_row(
+    collection: Collection, query: dict, field: str, before, span, projection=None, *, key_range=None
+) -> dict | None:
     """The last row with `field` below `before`: first looked for within `span` of it, then anywhere.
 
     The bounded look-up is what keeps an incremental run cheap on stores that sort a range in memory; the
-    unbounded one only runs when a hole wider than `span` precedes the window.
+    unbounded one only runs when a hole wider than `span` precedes the window. With `key_range` (`id_key_range`:
+    an integer id field held in `_id`), both look-ups walk the `_id` index instead of the unindexed field.
     """
-    for bounds in ({"$gte": before - span, "$lt": before}, {"$lt": before}):
-        row = collection.find_one({**query, field: bounds}, projection, sort=[(field, DESCENDING)])
+    for low in (before - span, None):
+        if key_range is not None:
+            bounded, order = {**query, "_id": key_range(low, before - 1)}, "_id"
+        else:
+            bounds = {"$lt": before} if low is None else {"$gte": low, "$lt": before}
+            bounded, order = {**query, field: bounds}, field
+        row = collection.find_one(bounded, projection, sort=[(order, DESCENDING)])
         if row:
             return row
     return None
+
+
+def id_key_range(collection: Collection, data_type: DataType, kind: str):
+    """For a trade or depth collection whose rows carry their key as `_id`: ids in [low, high] (either None for
+    open) as an `_id` range, which sorts like the id within one kind (`ingestion.keys`). The id fields themselves
+    have no index since the key moved into `_id`, so a sorted read on them is a collection scan on MongoDB.
+    None for a collection written the old way (its unique key index covers the id field)."""
+    if not keyed_collection(collection, data_type):
+        return None
+    if data_type is DataType.TRADES:
+        return partial(trade_key_range, kind)
+    return _plain_range
+
+
+def _plain_range(low: int | None, high: int | None) -> dict:
+    return {**({"$gte": low} if low is not None else {}), **({"$lte": high} if high is not None else {})}
+
+
+def sequence_edge(collection: Collection, query: dict, field: str, key_range, *, below=None, newest=False):
+    """The first (or, `newest`, the last) id of a sequence, below `below` when given; None without rows. By the
+    `_id` index on a keyed collection (`id_key_range`), else by the id field."""
+    direction = DESCENDING if newest else ASCENDING
+    if key_range is not None:
+        bounded = {**query, "_id": key_range(None, None if below is None else below - 1)}
+        found = collection.find_one(bounded, sort=[("_id", direction)])
+    else:
+        bounded = {**query, field: {"$lt": below}} if below is not None else query
+        found = collection.find_one(bounded, sort=[(field, direction)])
+    return found[field] if found else None
 
 
 def _is_new(moment: datetime, watermark: datetime | None) -> bool:
@@ -302,16 +340,17 @@ def scan_trades(
     result = ScanResult(notes={"sequence": kind})
     sink = FindingSink(settings.AUDIT_MAX_FINDINGS)
     query: dict = {"kind": kind}
+    key_range = id_key_range(collection, DataType.TRADES, kind)
     if id_range:
         query["trade_id"] = {"$gte": id_range[0], "$lte": id_range[1]}
-        if keyed_collection(collection, DataType.TRADES):  # the same rows, found on the `_id` index
-            query["_id"] = trade_key_range(kind, *id_range)
+        if key_range is not None:  # the same rows, found on the `_id` index
+            query["_id"] = key_range(*id_range)
         detector = TradeSequence(expect_from=(id_range[0], expect[0]), expect_to=(id_range[1], expect[1]))
     else:
         detector = TradeSequence()
     fields = ["trade_id", "trade_time", "first_trade_id", "last_trade_id", "price", "quantity"]
     if id_range:
-        rows = _stream(collection, query, fields, [("trade_id", ASCENDING)])
+        rows = _stream(collection, query, fields, [("_id" if key_range else "trade_id", ASCENDING)])
     else:
         rows = _windows(collection, query, fields, "trade_time", DENSE_WINDOW, since, None, sort_by="trade_id")
     low = id_range[0] if id_range else None
@@ -335,7 +374,8 @@ def _close_sequence(result: ScanResult, detector, sink, id_range, low: int | Non
 
 
 def _connect_trade(collection: Collection, kind: str, first_id: int, detector: TradeSequence) -> int:
-    previous = previous_row(collection, {"kind": kind}, "trade_id", first_id, 100_000)
+    key_range = id_key_range(collection, DataType.TRADES, kind)
+    previous = previous_row(collection, {"kind": kind}, "trade_id", first_id, 100_000, key_range=key_range)
     if not previous:
         return first_id
     detector.feed(
@@ -373,16 +413,17 @@ def scan_depth(
     result = ScanResult(notes={"sequence": kind})
     sink = FindingSink(settings.AUDIT_MAX_FINDINGS)
     query: dict = {"kind": kind}
+    key_range = id_key_range(collection, DataType.DEPTH, kind)
     if id_range:
         query["final_update_id"] = {"$gte": id_range[0]}
-        if keyed_collection(collection, DataType.DEPTH):  # the same rows, found on the `_id` index
-            query["_id"] = {"$gte": id_range[0]}
+        if key_range is not None:  # the same rows, found on the `_id` index
+            query["_id"] = key_range(id_range[0], None)
         detector = DepthSequence(expect_from=(id_range[0], expect_time))
     else:
         detector = DepthSequence()
     fields = ["final_update_id", "first_update_id", "prev_final_update_id", "event_time"]
     if id_range:
-        rows = _stream(collection, query, fields, [("final_update_id", ASCENDING)])
+        rows = _stream(collection, query, fields, [("_id" if key_range else "final_update_id", ASCENDING)])
     else:
         rows = _windows(collection, query, fields, "event_time", DENSE_WINDOW, since, None, sort_by="final_update_id")
     low = id_range[0] if id_range else None
@@ -400,7 +441,8 @@ def scan_depth(
 
 
 def _connect_depth(collection: Collection, kind: str, first_id: int, detector: DepthSequence) -> int:
-    previous = previous_row(collection, {"kind": kind}, "final_update_id", first_id, 10_000_000)
+    key_range = id_key_range(collection, DataType.DEPTH, kind)
+    previous = previous_row(collection, {"kind": kind}, "final_update_id", first_id, 10_000_000, key_range=key_range)
     if not previous:
         return first_id
     detector.feed(

@@ -213,15 +213,15 @@ def _depth_expected(run: _Run, result: scan.ScanResult) -> int:
 
 def _id_span(run: _Run, result: scan.ScanResult, id_field: str) -> int:
     """How many ids the sequence spans (first to last), reusing the first id an earlier run saw."""
-    query = {"kind": result.notes["sequence"]}
+    kind = result.notes["sequence"]
+    query = {"kind": kind}
+    key_range = scan.id_key_range(run.collection, run.ref.data_type, kind)
     known = (run.dataset.health or {}).get("first_id") if run.watermark else None
-    bounds = {"$lt": known} if known is not None else None
-    low = run.collection.find_one({**query, **({id_field: bounds} if bounds else {})}, sort=[(id_field, 1)])
-    first = low[id_field] if low else known
+    first = scan.sequence_edge(run.collection, query, id_field, key_range, below=known)
+    first = known if first is None else first
     last = result.notes.get("last_id")
     if last is None:
-        high = run.collection.find_one(query, sort=[(id_field, -1)])
-        last = high[id_field] if high else None
+        last = scan.sequence_edge(run.collection, query, id_field, key_range, newest=True)
     result.notes["first_id"] = first
     return last - first + 1 if first is not None and last is not None else 0
 
