@@ -8,8 +8,8 @@ Loads `--rows` 1m candles into `candles_BENCHUSDT_1m` through bench/candles.py (
 reused and topped up to the current minute, so it looks like a live one), records its catalog entry, starts gunicorn
 on loopback against the same stores, and prints p50/p99 of:
   api       GET /data/candles?pair=BENCHUSDT&period=1m&limit=1000 (HTTP, Django, DRF, orjson)
-  direct    the same MongoDB read the endpoint makes (same query, no projection, as the endpoint), with pymongo,
-            decoded into dicts
+  direct    the same MongoDB read the endpoint makes (same query, no projection and one batch, as the endpoint),
+            with plain pymongo (its own Decimal128 decoding), decoded into dicts
   excluded  the same read with the `{_id: False}` projection the endpoint used before (context)
   format    direct, then every row through the endpoint's row formatter (decoding and formatting, no HTTP)
   raw       the same as format with bson.RawBSONDocument rows (lazy decoding), to see whether it pays
@@ -51,6 +51,7 @@ from catalog.models import Dataset  # noqa: E402
 from catalog.services import dataset_ensure  # noqa: E402
 from ingestion import selectors  # noqa: E402
 from ingestion.api.rows import row_formatter  # noqa: E402
+from petrosa_dm.decimals import library_decoding  # noqa: E402
 from petrosa_dm.market.timeutils import utcnow  # noqa: E402
 from petrosa_dm.testing.services import free_port  # noqa: E402
 
@@ -129,15 +130,19 @@ def main() -> int:
         # The page read the endpoint issues: the newest 1,001 candles (one more tells has_next) in the grid window
         # just before now, on the open_time index.
         query = selectors.recent_candles_query(ref=REF, query={}, end=None, wanted=1001)
-        rows = list(collection.find(query, projection=projection, sort=[("open_time", DESCENDING)], limit=1001))
+        cursor = collection.find(query, projection=projection, sort=[("open_time", DESCENDING)], limit=1001)
+        rows = list(cursor.batch_size(1001))  # one batch, as the endpoint reads it
         assert len(rows) == 1001
         return rows
 
     def direct() -> None:
-        page(target)
+        # Plain pymongo: the library's own Decimal128 decoding, not the service's (petrosa_dm.decimals).
+        with library_decoding():
+            page(target)
 
     def excluded() -> None:
-        page(target, {"_id": False})
+        with library_decoding():  # compared with `direct`
+            page(target, {"_id": False})
 
     def formatted() -> None:
         list(map(formatter, page(target)))
