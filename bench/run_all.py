@@ -107,10 +107,21 @@ def merged(block: str, scripts: list[str]) -> str:
     kept = [row for row in rows if row[2:].split(":", 1)[0] not in names]
     if not kept:
         return block
+    runs = _runs_still_shown(runs, {row[2:].split(":", 1)[0] for row in kept})
     summary, table_text = block.split("\n\n", 1)
     lines = [line for line in table_text.splitlines() if not line.startswith("|-")] + kept
     cells = [[cell.strip() for cell in line.strip("|").split("|")] for line in lines]
     return "\n".join([*runs, summary]) + "\n\n" + render(cells)
+
+
+def _runs_still_shown(runs: list[str], shown: set[str]) -> list[str]:
+    """The run lines that are the latest run of a script whose rows stay (a run replaces all rows of its scripts)."""
+    latest = {}
+    for line in runs:
+        scripts = line.split("(", 1)[1].split(")", 1)[0].split() if "(" in line else []
+        latest.update({script.removesuffix(".py"): line for script in scripts})
+    needed = {latest[name] for name in shown if name in latest}
+    return [line for line in runs if line in needed]
 
 
 def write_page(block: str) -> None:
