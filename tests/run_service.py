@@ -71,8 +71,17 @@ class RunningService:
         wait_for(lambda: "consuming" in self.output(), seconds=60, what="the consumer")
         wait_for(lambda: "beat: Starting" in self.output(), seconds=30, what="beat")
 
-    def kill(self) -> None:
-        if self.runner is not None and self.runner.poll() is None:
+    def stop(self) -> None:
+        """Stop the service as supervisord stops it, every program in order; SIGKILL only past a minute.
+
+        supervisord gives each program a process group of its own, so killing supervisord's group would leave the
+        web, worker, beat, consumer and stores running after the test."""
+        if self.runner is None or self.runner.poll() is not None:
+            return
+        self.runner.terminate()
+        try:
+            self.runner.wait(timeout=60)
+        except subprocess.TimeoutExpired:
             os.killpg(self.runner.pid, signal.SIGKILL)
             self.runner.wait()
 

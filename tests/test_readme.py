@@ -80,7 +80,7 @@ def test_every_walkthrough_command_runs_as_printed(tmp_path):
         for pid in sessions:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(pid, signal.SIGTERM)
-        service.kill()
+        service.stop()
 
     _replay, arrive, audit, console, repair, analytics = outputs
     assert '"trade_id"' in arrive and "trades_BTCUSDT" in arrive

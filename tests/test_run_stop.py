@@ -35,7 +35,7 @@ def test_one_sigint_stops_every_process_in_order_without_errors(tmp_path):
         status = service.runner.wait(timeout=STOP_WITHIN + 30)
         took = time.monotonic() - sent
     finally:
-        service.kill()
+        service.stop()
     time.sleep(0.5)  # the reader thread takes the last lines
     output = service.output()
     assert status == 0, output[-4000:]
