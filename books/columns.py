@@ -45,6 +45,7 @@ class SpanColumns:
     """A checkpoint's replay pack in columns: the diffs applied after the anchor `after`, in order."""
 
     def __init__(self, header: dict, keys: bytes) -> None:
+        self.header = header  # its texts are the sides' own; kept for a row replay (`books.store.span_entries`)
         diffs = header["diffs"]
         self.after: int = header["after_update_id"]
         self.count = len(diffs)
@@ -84,6 +85,10 @@ class SpanColumns:
 
     def time_of(self, applied: int) -> datetime:
         return from_ms(int(self.times_ms[applied - 1]))
+
+    def final_id(self, applied: int) -> int:
+        """The update id of the book after `applied` diffs (the anchor's for none)."""
+        return int(self.final_ids[applied - 1]) if applied else self.after
 
 
 class ColumnSide:

@@ -25,7 +25,15 @@ from petrosa_dm.market.timeutils import from_ms, to_ms
 
 from .columns import SpanColumns, book_after
 from .reconstruct import EMPTY, EXACT, UNKNOWN, Book, Break, Reconstructor, prepare_levels
-from .store import books_collection, depth_collection, diffs_query, inflate_span, spans_collection, unpack_levels
+from .store import (
+    books_collection,
+    depth_collection,
+    diffs_query,
+    inflate_span,
+    span_entries,
+    spans_collection,
+    unpack_levels,
+)
 
 # Whole rows: an exclusion projection costs the embedded store about as much as the read itself (issue 16), and
 # the reconstructor reads only the fields it knows.
@@ -138,8 +146,9 @@ class _AnchorIndex:
 
     def extend(self, rows) -> None:
         entries = set(self.by_time) | {(row["event_time"], row["final_update_id"], row["kind"]) for row in rows}
-        self.by_time = sorted(entries, key=lambda entry: (entry[0], entry[1]))
-        self.by_id = sorted(entries, key=lambda entry: entry[1])
+        # A checkpoint after a snapshot of the same id: the checkpoint is the one a diff links to by `pu`.
+        self.by_time = sorted(entries, key=lambda entry: (entry[0], entry[1], entry[2] == "checkpoint"))
+        self.by_id = sorted(entries, key=lambda entry: (entry[1], entry[2] == "checkpoint"))
         self.loaded = time.monotonic()
 
     def covers(self, at: datetime | None, update_id: int | None) -> bool:
@@ -190,6 +199,12 @@ def latest_anchor(symbol: str, *, at: datetime | None = None, update_id: int | N
     if entry is None:
         return None
     event_time, final_id, kind = entry
+    if kind == "snapshot":
+        # A REST snapshot can carry the id of a checkpoint cut earlier (nothing changed in between): the book is
+        # the same, and only the checkpoint is followed by a diff that links to it (`pu`), not one straddling it.
+        same = _anchor_at(symbol, final_id)
+        if same is not None and same["kind"] == "checkpoint":
+            return same
     return {"kind": kind, "final_update_id": final_id, "event_time": event_time}
 
 
@@ -355,7 +370,7 @@ def _span_pack(symbol: str, checkpoint: dict) -> SpanColumns | _Pack | None:
         packed = inflate_span(row["replay"])
         if packed.get("format") == 2 and "replay_keys" in row:
             return SpanColumns(packed, row["replay_keys"])
-        return _Pack(packed["after_update_id"], packed["diffs"])
+        return _Pack(packed["after_update_id"], span_entries(packed))
 
     key = (symbol, "pack", checkpoint["final_update_id"])
     return _cache.get_or(key, load, lambda pack: pack.levels)
@@ -374,12 +389,18 @@ def _from_columns(
     span = _span_pack(symbol, following)
     if not isinstance(span, SpanColumns) or span.after > anchor["final_update_id"]:
         return None
-    start = anchor if span.after == anchor["final_update_id"] else _anchor_at(symbol, span.after)
+    if update_id is not None and update_id == anchor["final_update_id"]:
+        return None  # the anchor itself is the book asked for
+    start = _anchor_at(symbol, span.after)
     if start is None or not span.chained_from(start["final_update_id"], start["kind"]):
         return None
     applied = span.applied_by_id(update_id) if update_id is not None else span.applied_by_time(to_ms(at))
     if applied >= span.count:
         return None  # the first diff after the moment is past the pack: whether it links is read from the store
+    if span.final_id(applied) < anchor["final_update_id"]:
+        # A snapshot the keeper did not need lies between the pack's last applied diff and the moment: it is the
+        # newer book, as the row replay answers.
+        return None
     book = book_after(_anchor_book(symbol, start), span, applied)
     # As in `_replay`: no stored diff ends at that id, so the book between two updates is not defined.
     state = UNKNOWN if update_id is not None and book.update_id != update_id else EXACT
@@ -403,6 +424,8 @@ def _replay_rows(symbol: str, anchor: dict, following: dict | None, chunk: int):
     if pack is None or pack.after > anchor["final_update_id"]:
         yield from _prepared_after(symbol, anchor, chunk, following["event_time"] if following else None)
         return
+    if isinstance(pack, SpanColumns):  # the columnar path declined this moment: its diffs as rows (not cached)
+        pack = _Pack(pack.after, span_entries(pack.header))
     yield from pack.rows()
     yield from _prepared_after(symbol, pack.last() or anchor, chunk, None)
 

@@ -126,19 +126,26 @@ def pack_span(after_update_id: int, entries: list[list], keys: tuple[list, list]
     a span of 500 BTCUSDT 0 ms diffs)."""
     if keys is not None:
         counts = [(len(entry[4]), len(entry[5])) for entry in entries]
-        if (sum(bids for bids, _ in counts), sum(asks for _, asks in counts)) == (len(keys[0]), len(keys[1])):
+        totals = (sum(bids for bids, _ in counts), sum(asks for _, asks in counts))
+        texts = (_level_text(entry[4] for entry in entries), _level_text(entry[5] for entry in entries))
+        if totals == (len(keys[0]), len(keys[1])) and all(map(_words_are_levels, texts, totals)):
             header = {
                 "after_update_id": after_update_id,
                 "format": 2,
                 "diffs": [[*entry[:4], *count] for entry, count in zip(entries, counts, strict=True)],
-                "bids": _level_text(entry[4] for entry in entries),
-                "asks": _level_text(entry[5] for entry in entries),
+                "bids": texts[0],
+                "asks": texts[1],
             }
             return {
                 "replay": Binary(zlib.compress(orjson.dumps(header), 1)),
                 "replay_keys": Binary(array("d", keys[0]).tobytes() + array("d", keys[1]).tobytes()),
             }
     return {"replay": Binary(zlib.compress(orjson.dumps({"after_update_id": after_update_id, "diffs": entries}), 1))}
+
+
+def _words_are_levels(text: str, levels: int) -> bool:
+    """Whether the text splits back into exactly its levels' words (no price or quantity holds a space)."""
+    return text.count(" ") == 2 * levels - 1 if levels else not text
 
 
 def _level_text(levels) -> str:
@@ -153,14 +160,18 @@ def inflate_span(blob: bytes) -> dict:
 def unpack_span(blob: bytes) -> tuple[int, list[list]]:
     """(the anchor id, [[U, u, pu, time in ms, bids, asks], ...]) of a pack of either format."""
     packed = inflate_span(blob)
+    return packed["after_update_id"], span_entries(packed)
+
+
+def span_entries(packed: dict) -> list[list]:
+    """An inflated pack's diffs, [[U, u, pu, time in ms, bids, asks], ...], of either format."""
     if packed.get("format") != 2:
-        return packed["after_update_id"], packed["diffs"]
+        return packed["diffs"]
     sides = [iter(_pairs(packed["bids"])), iter(_pairs(packed["asks"]))]
-    entries = [
+    return [
         [first, final, prev, time_ms, list(islice(sides[0], bids)), list(islice(sides[1], asks))]
         for first, final, prev, time_ms, bids, asks in packed["diffs"]
     ]
-    return packed["after_update_id"], entries
 
 
 def _pairs(text: str) -> list[list[str]]:

@@ -6,7 +6,7 @@ import pytest
 
 from books.columns import SpanColumns, book_after
 from books.reconstruct import Reconstructor
-from books.store import inflate_span, pack_span
+from books.store import inflate_span, pack_span, unpack_span
 
 from .test_reconstruct import T0, diff, snapshot
 
@@ -98,3 +98,14 @@ def test_a_pack_without_matching_keys_is_written_in_the_first_format():
     entries = [[1, 2, 0, 0, [["1.0", "1"]], []]]
     assert set(pack_span(0, entries, ([], []))) == {"replay"}  # one key short: the texts alone
     assert inflate_span(pack_span(0, entries)["replay"]) == {"after_update_id": 0, "diffs": entries}
+
+
+def test_a_level_text_holding_a_space_is_written_in_the_first_format():
+    # Format 2 joins the texts with spaces; a text with one of its own would shift every later pair.
+    entries = [[1, 2, 0, 0, [[" 1.0", "1"], ["2.0", "3"]], [["4.0", "1"]]]]
+    packed = pack_span(0, entries, ([1.0, 2.0], [4.0]))
+    assert set(packed) == {"replay"}
+    assert unpack_span(packed["replay"]) == (0, entries)
+    clean = [[1, 2, 0, 0, [["1.0", "1"], ["2.0", "3"]], [["4.0", "1"]]]]
+    assert set(pack_span(0, clean, ([1.0, 2.0], [4.0]))) == {"replay", "replay_keys"}
+    assert unpack_span(pack_span(0, clean, ([1.0, 2.0], [4.0]))["replay"]) == (0, clean)
