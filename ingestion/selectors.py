@@ -72,7 +72,8 @@ def _find(
     an exclusion projection costs the embedded store about as much as the query itself (docs/benchmarks.md).
 
     One batch: without a batch size the server answers the first 101 rows and the rest on a second round trip.
-    A page is at most 1,001 rows of well under a kilobyte, far below a batch's 16 MB."""
+    A page is at most 1,001 rows; a batch holds up to 16 MB, and a page of deep depth rows past that goes on in
+    further batches as before."""
     direction = DESCENDING if descending else ASCENDING
     cursor = target.find(query, projection=projection, sort=[(field, direction)], skip=skip, limit=limit)
     return list(cursor.batch_size(limit))
