@@ -20,6 +20,7 @@ from pymongo.errors import BulkWriteError, OperationFailure
 from petrosa_dm import mongo
 from petrosa_dm.market.naming import DataType, SeriesRef
 
+from . import edges
 from .documents import index_specs
 from .keys import forget_keyed, id_builder, key_fields
 
@@ -96,10 +97,12 @@ def is_legacy(target: Collection) -> bool:
 
 
 def forget_indexes() -> None:
-    """Forget which collections were indexed or seen keyed (after collections are dropped, e.g. between tests)."""
+    """Forget which collections were indexed, seen keyed or seen large (after collections are dropped, e.g.
+    between tests)."""
     _indexed.clear()
     _legacy.clear()
     forget_keyed()
+    edges.forget_sizes()
 
 
 def bulk_operations(data_type: DataType, rows: Iterable[dict], *, legacy: bool = False) -> list:

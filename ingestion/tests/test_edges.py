@@ -122,3 +122,21 @@ def test_a_small_collection_is_read_by_one_sorted_query(mongo_db, monkeypatch):
         start + timedelta(minutes=98),
     ]
     assert recording.sorted_filters == [{}, {}]
+
+
+def test_a_collection_seen_large_is_not_counted_again(mongo_db, monkeypatch):
+    collection = mongo_db["edges_counted"]
+    collection.insert_many(minutes(datetime(2024, 5, 1, tzinfo=UTC), 20))
+    counts = []
+    monkeypatch.setattr(
+        type(collection), "estimated_document_count", lambda self: counts.append(self.name) or self.count_documents({})
+    )
+    monkeypatch.setattr(edges, "SMALL_COLLECTION", 10)
+    for _ in range(3):
+        assert edges.newest(collection, "t")[0]["t"] == datetime(2024, 5, 1, 0, 19, tzinfo=UTC)
+    assert counts == ["edges_counted"]  # large once, large for the process
+    edges.forget_sizes()
+    monkeypatch.setattr(edges, "SMALL_COLLECTION", 5_000)
+    edges.oldest(collection, "t")
+    edges.oldest(collection, "t")
+    assert counts == ["edges_counted"] * 3  # a small collection is counted each time: it may grow
