@@ -45,13 +45,13 @@ class SpanColumns:
     """A checkpoint's replay pack in columns: the diffs applied after the anchor `after`, in order."""
 
     def __init__(self, header: dict, keys: bytes) -> None:
-        self.header = header  # its texts are the sides' own; kept for a row replay (`books.store.span_entries`)
         diffs = header["diffs"]
         self.after: int = header["after_update_id"]
         self.count = len(diffs)
         table = np.array(
             [[_MISSING if value is None else value for value in diff] for diff in diffs], dtype=np.int64
         ).reshape(self.count, 6)
+        self.table = table  # one array, not 500 lists for the collector to walk while the pack is cached
         self.first_ids, self.final_ids, self.prev_ids = table[:, 0].copy(), table[:, 1].copy(), table[:, 2].copy()
         self.times_ms = table[:, 3].copy()
         every_key = np.frombuffer(keys, dtype=np.float64)
@@ -85,6 +85,12 @@ class SpanColumns:
 
     def time_of(self, applied: int) -> datetime:
         return from_ms(int(self.times_ms[applied - 1]))
+
+    def packed(self) -> dict:
+        """The pack as `books.store.inflate_span` reads it (for a row replay: `books.store.span_entries`)."""
+        diffs = [[None if value == _MISSING else value for value in row] for row in self.table.tolist()]
+        sides = {"bids": self.bids.text, "asks": self.asks.text}
+        return {"after_update_id": self.after, "format": 2, "diffs": diffs, **sides}
 
     def final_id(self, applied: int) -> int:
         """The update id of the book after `applied` diffs (the anchor's for none)."""

@@ -146,9 +146,12 @@ class _AnchorIndex:
 
     def extend(self, rows) -> None:
         entries = set(self.by_time) | {(row["event_time"], row["final_update_id"], row["kind"]) for row in rows}
-        # A checkpoint after a snapshot of the same id: the checkpoint is the one a diff links to by `pu`.
-        self.by_time = sorted(entries, key=lambda entry: (entry[0], entry[1], entry[2] == "checkpoint"))
-        self.by_id = sorted(entries, key=lambda entry: (entry[1], entry[2] == "checkpoint"))
+        # A REST snapshot can carry the id of a checkpoint (nothing changed in between): the book is the same, and
+        # only the checkpoint is followed by a diff that links to it (`pu`), not one straddling it. It anchors alone.
+        checkpoints = {final_id for _, final_id, kind in entries if kind == "checkpoint"}
+        entries = {entry for entry in entries if entry[2] == "checkpoint" or entry[1] not in checkpoints}
+        self.by_time = sorted(entries, key=lambda entry: (entry[0], entry[1]))
+        self.by_id = sorted(entries, key=lambda entry: entry[1])
         self.loaded = time.monotonic()
 
     def covers(self, at: datetime | None, update_id: int | None) -> bool:
@@ -199,12 +202,6 @@ def latest_anchor(symbol: str, *, at: datetime | None = None, update_id: int | N
     if entry is None:
         return None
     event_time, final_id, kind = entry
-    if kind == "snapshot":
-        # A REST snapshot can carry the id of a checkpoint cut earlier (nothing changed in between): the book is
-        # the same, and only the checkpoint is followed by a diff that links to it (`pu`), not one straddling it.
-        same = _anchor_at(symbol, final_id)
-        if same is not None and same["kind"] == "checkpoint":
-            return same
     return {"kind": kind, "final_update_id": final_id, "event_time": event_time}
 
 
@@ -391,7 +388,7 @@ def _from_columns(
         return None
     if update_id is not None and update_id == anchor["final_update_id"]:
         return None  # the anchor itself is the book asked for
-    start = _anchor_at(symbol, span.after)
+    start = anchor if span.after == anchor["final_update_id"] else _anchor_at(symbol, span.after)
     if start is None or not span.chained_from(start["final_update_id"], start["kind"]):
         return None
     applied = span.applied_by_id(update_id) if update_id is not None else span.applied_by_time(to_ms(at))
@@ -425,7 +422,7 @@ def _replay_rows(symbol: str, anchor: dict, following: dict | None, chunk: int):
         yield from _prepared_after(symbol, anchor, chunk, following["event_time"] if following else None)
         return
     if isinstance(pack, SpanColumns):  # the columnar path declined this moment: its diffs as rows (not cached)
-        pack = _Pack(pack.after, span_entries(pack.header))
+        pack = _Pack(pack.after, span_entries(pack.packed()))
     yield from pack.rows()
     yield from _prepared_after(symbol, pack.last() or anchor, chunk, None)
 

@@ -1,7 +1,7 @@
 """Past books over columnar replay packs when snapshots and checkpoints meet: a REST snapshot carrying a checkpoint's
 id, a snapshot the keeper did not need inside a pack's span, and packs stored without their keys."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -11,37 +11,24 @@ from books.store import books_collection, span_entry
 from ingestion import store
 from petrosa_dm.market.naming import DataType, series
 
+from . import test_past_reads as past
+
 pytestmark = [pytest.mark.django_db]
 SYMBOL = "TIESUSDT"
-T0 = datetime(2024, 8, 8, 12, tzinfo=UTC)
 
 
 def at(seconds: float) -> datetime:
-    return T0 + timedelta(seconds=seconds)
+    return past.T0 + timedelta(seconds=seconds)
 
 
 def diff(first: int, final: int, prev: int, seconds: float, bid: str) -> dict:
-    return {
-        "symbol": SYMBOL,
-        "kind": "diff",
-        "first_update_id": first,
-        "final_update_id": final,
-        "prev_final_update_id": prev,
-        "event_time": at(seconds),
-        "bids": [[bid, "1.000"], ["100.0", "0.000"]],  # a new level, and the snapshot's bid removed
-        "asks": [["101.0", f"{final}.0"]],
-        "source": "stream",
-    }
+    """A new bid level, the snapshot's bid removed, and the ask's quantity changed."""
+    row = past.diff(first, final, prev, seconds, bid)
+    return {**row, "symbol": SYMBOL, "bids": [*row["bids"], ["100.0", "0.000"]], "asks": [["101.0", f"{final}.0"]]}
 
 
 def snapshot(update_id: int, seconds: float, bid: str = "100.0") -> dict:
-    return {
-        "final_update_id": update_id,
-        "event_time": at(seconds),
-        "bids": [[bid, "5.000"]],
-        "asks": [["101.0", "5.000"]],
-        "source": "rest",
-    }
+    return {**past.snapshot(update_id, seconds), "bids": [[bid, "5.000"]]}
 
 
 class Keeper:
