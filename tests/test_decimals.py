@@ -1,11 +1,14 @@
 """The service's Decimal128 decoding (petrosa_dm.decimals) against pymongo's own, through the real BSON decoder."""
 
 import random
+import threading
+from decimal import Decimal
 
 import bson
 import pytest
 from bson.decimal128 import Decimal128
 
+from ingestion.api.rows import decimal_text
 from petrosa_dm import decimals
 
 
@@ -70,3 +73,42 @@ def test_a_library_of_another_shape_keeps_its_own_decoding(monkeypatch):
 def test_the_check_notices_a_decoder_that_builds_other_values(monkeypatch):
     monkeypatch.setattr(decimals, "_HALVES", type(decimals._HALVES)(">QQ"))  # the halves swapped: wrong values
     assert decimals._agrees() is False
+
+
+def test_within_decimal_texts_plain_values_decode_to_their_text():
+    with decimals.library_decoding():
+        library = _decoded(TEXTS)
+    with decimals.decimal_texts():
+        texts = _decoded(TEXTS)
+    for value, text in zip(library, texts, strict=True):
+        if value.to_decimal().is_finite() and value.to_decimal().as_tuple().exponent <= 0:
+            assert text == decimal_text(value) and type(text) is str
+            assert Decimal(text) == value.to_decimal()
+        else:  # NaN, infinities and positive exponents stay objects (plain notation does not hold them as stored)
+            assert type(text) is Decimal128 and text.bid == value.bid
+    assert "0.00000000" in _texts_of(["0.00000000"]) and "-0.001" in _texts_of(["-0.001"])
+    assert all(type(value) is Decimal128 for value in _decoded(TEXTS))  # and objects again after the block
+
+
+def test_decimal_texts_is_per_thread():
+    seen = []
+    inside, done = threading.Event(), threading.Event()
+
+    def other_thread():
+        inside.wait(10)
+        seen.extend(_decoded(["61800.20"]))
+        done.set()
+
+    worker = threading.Thread(target=other_thread)
+    worker.start()
+    with decimals.decimal_texts():
+        inside.set()
+        done.wait(10)
+        assert _decoded(["61800.20"]) == ["61800.20"]
+    worker.join(10)
+    assert [type(value) for value in seen] == [Decimal128]
+
+
+def _texts_of(texts: list[str]) -> list:
+    with decimals.decimal_texts():
+        return _decoded(texts)

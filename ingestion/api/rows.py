@@ -13,41 +13,25 @@ import mongoengine as me
 from bson import Decimal128
 
 from ingestion.documents import DOCUMENTS
+from petrosa_dm.decimals import bid_text
 from petrosa_dm.market.naming import DataType
 
 # Redundant with the response's `pair` / `period`, or internal bookkeeping.
 OMITTED_FIELDS = frozenset({"id", "symbol", "interval", "ingested_at"})
 
-# A Decimal128 holds its IEEE 754-2008 BID bits as two 64-bit halves in private slots (`__high`, `__low`); reading
-# them saves packing them into `.bid` bytes and back, half the cost of a conversion (a page converts 8,000).
-# `test_decimal_text` checks the slots against `.bid`, so a pymongo that renames them fails there, not in production.
-_COEFFICIENT_HIGH_MASK = (1 << 49) - 1
-_EXPONENT_BIAS = 6176
-
 
 def decimal_text(value: object) -> str | None:
-    """The exchange's text of a stored decimal: plain notation with its stored exponent ("0.00000000", not the
-    `0E-8` that `str(Decimal128)` gives), without a Decimal round trip (about 3x faster than `str()`).
+    """The exchange's text of a stored decimal (`petrosa_dm.decimals.bid_text`: "0.00000000", not the `0E-8` that
+    `str(Decimal128)` gives), about 3x faster than `str()`. A page read within `decimal_texts()` holds the texts
+    already; NaN, infinities and positive exponents (written by other tools) go through `str()`.
 
-    Binance sends plain decimal strings, so a stored exponent is never positive; NaN, infinities and positive
-    exponents (written by other tools) go through `str()`.
-    """
+    A Decimal128 holds its BID bits as two 64-bit halves in private slots; reading them saves packing them into
+    `.bid` bytes and back. `test_decimal_text` checks the slots against `.bid`, so a pymongo that renames them
+    fails there, not in production."""
     if value.__class__ is not Decimal128:
         return None if value is None else str(value)
-    high = value._Decimal128__high
-    if (high >> 61) & 3 == 3:  # NaN, infinity or the large-coefficient form: never written by us
-        return str(value)
-    exponent = ((high >> 49) & 0x3FFF) - _EXPONENT_BIAS
-    digits = str(((high & _COEFFICIENT_HIGH_MASK) << 64) | value._Decimal128__low)
-    sign = "-" if high >> 63 else ""
-    if exponent == 0:
-        return sign + digits
-    if exponent > 0:
-        return str(value)
-    point = len(digits) + exponent
-    if point > 0:
-        return f"{sign}{digits[:point]}.{digits[point:]}"
-    return f"{sign}0.{'0' * -point}{digits}"
+    text = bid_text(value._Decimal128__low, value._Decimal128__high)
+    return str(value) if text is None else text
 
 
 def time_text(value: object) -> str | None:

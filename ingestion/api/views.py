@@ -90,7 +90,8 @@ class SeriesView(APIView):
         query = request.query_params
         ref = self.series_ref(query)
         window = PageRequest.from_query(query, match=self.match(query))
-        page = selectors.series_page(ref=ref, **window.selector_arguments())
+        # The rows are only shown: decimals decode straight to their text, which is what the page holds.
+        page = selectors.series_page(ref=ref, decimal_texts=True, **window.selector_arguments())
         message = None
         if page is None:
             page = selectors.SeriesPage([], has_next=False, total=0, total_exact=True)
