@@ -16,6 +16,7 @@ from rest_framework.views import APIView
 from books import selectors
 from books.reconstruct import EXACT
 from ingestion.api.renderers import ORJSONRenderer
+from ingestion.api.rows import time_text
 from ingestion.api.serializers import error_serializer
 from ingestion.api.views import PAIR
 from petrosa_dm.market.naming import DataType, series
@@ -84,10 +85,6 @@ BOOK_RESPONSE = inline_serializer(
 )
 
 
-def _iso(moment: datetime | None) -> str | None:
-    return moment.isoformat(timespec="milliseconds") if moment else None
-
-
 class BookView(APIView):
     renderer_classes = [ORJSONRenderer]
 
@@ -142,26 +139,28 @@ def _metadata(symbol: str, found: selectors.BookAt, at: datetime | None, levels:
     book_time = found.book.time if exact else None
     metadata = {
         # Callers parse `timestamp` unconditionally (CONTRACT.md): without a book it is the moment asked about.
-        "timestamp": _iso(book_time or at or utcnow()),
-        "book_time": _iso(book_time),
+        "timestamp": time_text(book_time or at or utcnow()),
+        "book_time": time_text(book_time),
         "source": "mongodb",
         "collection": series(DataType.DEPTH, symbol).collection,
         "state": found.state,
         "update_id": found.book.update_id if exact else None,
-        "at": _iso(at),
+        "at": time_text(at),
         "levels": levels,
         "levels_known": found.book.depth_limit if exact else None,
         "anchor": {"kind": found.anchor_kind, "update_id": found.anchor_update_id} if found.anchor_kind else None,
         "break": {
-            "time": _iso(brk.last_time),
+            "time": time_text(brk.last_time),
             "update_id": brk.last_update_id,
             "lost_from_update_id": brk.last_update_id + 1,
             "lost_to_update_id": brk.next_prev_update_id,
         }
         if brk
         else None,
-        "resync": {"time": _iso(found.resync_time), "update_id": found.resync_update_id} if found.resync_time else None,
-        "generated_at": _iso(utcnow()),
+        "resync": {"time": time_text(found.resync_time), "update_id": found.resync_update_id}
+        if found.resync_time
+        else None,
+        "generated_at": time_text(utcnow()),
     }
     if found.message:
         metadata["message"] = found.message

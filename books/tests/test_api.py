@@ -6,6 +6,7 @@ import pytest
 
 from books import selectors, services
 from ingestion import store
+from ingestion.api.rows import time_text
 from petrosa_dm.market.naming import DataType, series
 from petrosa_dm.market.timeutils import from_ms, utcnow
 
@@ -41,7 +42,7 @@ def test_the_latest_book_in_the_contract_shape(client, mongo_db, capture):
     assert [float(price) for price, _ in data["bids"]] == sorted((float(p) for p, _ in data["bids"]), reverse=True)
     assert float(data["bids"][0][0]) < float(data["asks"][0][0])
     assert metadata["state"] == "exact" and metadata["collection"] == f"depth_{SYMBOL}"
-    assert metadata["timestamp"] == from_ms(max(event["E"] for event in events)).isoformat(timespec="milliseconds")
+    assert metadata["timestamp"] == time_text(from_ms(max(event["E"] for event in events)))
     assert "message" not in metadata
     five = client.get(f"/data/depth?pair={SYMBOL}&levels=5").json()["data"]
     assert five["bids"] == data["bids"][:5] and five["asks"] == data["asks"][:5]
@@ -81,7 +82,7 @@ def test_inside_a_break_without_resync_the_book_is_unknown_with_the_break(client
     assert body["data"]["bids"] == [] and metadata["state"] == "unknown"
     assert metadata["break"]["update_id"] == last_good["u"]
     assert metadata["break"]["lost_to_update_id"] == capture.events[320]["pu"]
-    assert metadata["break"]["time"] == from_ms(last_good["E"]).isoformat(timespec="milliseconds")
+    assert metadata["break"]["time"] == time_text(from_ms(last_good["E"]))
     assert metadata["resync"] is None and "no resync snapshot" in metadata["message"]
     earlier = client.get("/data/depth", {"pair": SYMBOL, "at": from_ms(last_good["E"] - 1).isoformat()}).json()
     assert earlier["metadata"]["state"] == "exact"
