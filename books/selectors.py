@@ -26,12 +26,12 @@ from petrosa_dm.market.timeutils import from_ms, to_ms
 from .columns import SpanColumns, book_after
 from .reconstruct import EMPTY, EXACT, UNKNOWN, Book, Break, Reconstructor, prepare_levels
 from .store import (
-    books_collection,
-    depth_collection,
+    books_readable,
+    depth_readable,
     diffs_query,
     inflate_span,
     span_entries,
-    spans_collection,
+    spans_readable,
     unpack_levels,
 )
 
@@ -133,16 +133,16 @@ class _AnchorIndex:
     @classmethod
     def load(cls, symbol: str) -> "_AnchorIndex":
         index = cls([], [], 0.0)
-        index.extend(books_collection(symbol).find({}, ANCHOR_ID_FIELDS))
+        index.extend(books_readable(symbol).find({}, ANCHOR_ID_FIELDS))
         return index
 
     def refresh(self, symbol: str) -> None:
         """Add the anchors stored since the newest known one (read by the time index, not the whole list again)."""
         if not self.by_time:
-            self.extend(books_collection(symbol).find({}, ANCHOR_ID_FIELDS))
+            self.extend(books_readable(symbol).find({}, ANCHOR_ID_FIELDS))
             return
         since = self.by_time[-1][0] - ANCHOR_REFRESH_OVERLAP
-        self.extend(books_collection(symbol).find({"event_time": {"$gte": since}}, ANCHOR_ID_FIELDS))
+        self.extend(books_readable(symbol).find({"event_time": {"$gte": since}}, ANCHOR_ID_FIELDS))
 
     def extend(self, rows) -> None:
         entries = set(self.by_time) | {(row["event_time"], row["final_update_id"], row["kind"]) for row in rows}
@@ -211,7 +211,7 @@ def _anchor_book(symbol: str, anchor: dict) -> Book:
     def build() -> Book:
         identity = {"kind": anchor["kind"], "final_update_id": anchor["final_update_id"]}
         rebuild = Reconstructor()
-        rebuild.feed(unpack_levels(books_collection(symbol).find_one(identity, ANCHOR_FIELDS)))
+        rebuild.feed(unpack_levels(books_readable(symbol).find_one(identity, ANCHOR_FIELDS)))
         return rebuild.book
 
     key = (symbol, "book", anchor["kind"], anchor["final_update_id"])
@@ -220,7 +220,7 @@ def _anchor_book(symbol: str, anchor: dict) -> Book:
 
 def latest_partial(symbol: str, *, at: datetime | None = None, update_id: int | None = None) -> dict | None:
     query, sort = _anchor_query(at, update_id)
-    return depth_collection(symbol).find_one({"kind": "partial", **query}, ROW_FIELDS, sort=sort)
+    return depth_readable(symbol).find_one({"kind": "partial", **query}, ROW_FIELDS, sort=sort)
 
 
 def next_anchor(symbol: str, *, at: datetime | None = None, update_id: int | None = None) -> dict | None:
@@ -239,7 +239,7 @@ def _chunks_after(symbol: str, anchor: dict, chunk: int, *, until: datetime | No
     Read first up to `until` (the next anchor's time): a range of the time index, answered without touching later
     diffs. Past it (a caller still wanting diffs), reading goes on without that bound. `prepared` chunks are parsed
     for replays, and full ones cached in that form (stored diffs never change)."""
-    collection = depth_collection(symbol)
+    collection = depth_readable(symbol)
     low, inclusive, bounded = anchor["final_update_id"], anchor["kind"] == "snapshot", until is not None
     while True:
         key = (symbol, "prepared", inclusive, low, chunk)
@@ -290,7 +290,7 @@ def book_at(symbol: str, *, at: datetime | None = None, update_id: int | None = 
             messages=[f"only the top {rebuild.book.depth_limit} levels are known (a partial-depth frame)."],
         )
     if result.state == EMPTY:
-        first = books_collection(symbol).find_one({}, {"event_time": 1}, sort=[("event_time", ASCENDING)])
+        first = books_readable(symbol).find_one({}, {"event_time": 1}, sort=[("event_time", ASCENDING)])
         result.first_book_time = first["event_time"] if first else None
         result.messages.append(
             f"no book before {first['event_time'].isoformat()}: the first snapshot of {symbol} was taken then."
@@ -361,7 +361,7 @@ def _span_pack(symbol: str, checkpoint: dict) -> SpanColumns | _Pack | None:
 
     def load() -> SpanColumns | _Pack | None:
         identity = {"kind": "checkpoint", "final_update_id": checkpoint["final_update_id"]}
-        row = books_collection(symbol).find_one(identity, {"replay": 1, "replay_keys": 1})
+        row = books_readable(symbol).find_one(identity, {"replay": 1, "replay_keys": 1})
         if not row or "replay" not in row:
             return None
         packed = inflate_span(row["replay"])
@@ -473,7 +473,7 @@ def _resync(symbol: str, result: BookAt) -> None:
     if brk is None:
         result.messages.append("the book is not known at that moment.")
         return
-    snapshot = books_collection(symbol).find_one(
+    snapshot = books_readable(symbol).find_one(
         {"kind": "snapshot", "final_update_id": {"$gt": brk.last_update_id}},
         {"event_time": 1, "final_update_id": 1},
         sort=[("final_update_id", ASCENDING)],
@@ -498,12 +498,12 @@ def book_timeline(symbol: str, *, anchors: tuple[str, ...] = ("snapshot",)):
     the stored data against the exchange's own best bid and ask."""
     pending = [
         unpack_levels(row)
-        for row in books_collection(symbol).find(
+        for row in books_readable(symbol).find(
             {"kind": {"$in": list(anchors)}}, ROW_FIELDS, sort=[("final_update_id", 1)]
         )
     ]
     rebuild = Reconstructor()
-    rows = depth_collection(symbol).find({"kind": "diff"}, ROW_FIELDS, sort=[("final_update_id", ASCENDING)])
+    rows = depth_readable(symbol).find({"kind": "diff"}, ROW_FIELDS, sort=[("final_update_id", ASCENDING)])
     for row in rows.batch_size(REPLAY_BATCH):
         while pending and pending[0]["final_update_id"] <= row["final_update_id"]:
             rebuild.feed(pending.pop(0))
@@ -537,7 +537,7 @@ def books_at_times(symbol: str, moments: list[datetime], levels: int | None = No
     else:
         query = {"kind": "snapshot"}
     query["event_time"] = {"$lte": moments[-1]}
-    pending = list(books_collection(symbol).find(query, ROW_FIELDS, sort=[("final_update_id", ASCENDING)]))
+    pending = list(books_readable(symbol).find(query, ROW_FIELDS, sort=[("final_update_id", ASCENDING)]))
     out: list[BookMoment] = []
     index = 0
 
@@ -594,5 +594,5 @@ def _partial_moment(symbol: str, moment: datetime, rebuild: Reconstructor, state
 
 def unknown_spans(symbol: str) -> list[tuple[datetime, datetime]]:
     """(break time, resync time) of every healed break of the symbol's book, oldest first."""
-    rows = spans_collection().find({"symbol": symbol}, {"_id": 0, "break_time": 1, "resync_time": 1})
+    rows = spans_readable().find({"symbol": symbol}, {"_id": 0, "break_time": 1, "resync_time": 1})
     return sorted((row["break_time"], row["resync_time"]) for row in rows if row.get("resync_time"))

@@ -40,6 +40,12 @@ def books_collection(symbol: str) -> Collection:
     return database[name]
 
 
+def books_readable(symbol: str) -> Collection:
+    """`books_{SYMBOL}` for reading only: a read creates neither the collection nor its indexes (a request for an
+    unknown pair must not leave a collection behind for the catalog to list as a dataset)."""
+    return mongo.database()[f"{PREFIX}{symbol}"]
+
+
 def spans_collection() -> Collection:
     """`book_spans`: one row per healed break, the span where a symbol's book was unknown (for the console)."""
     database = mongo.database()
@@ -56,6 +62,17 @@ def depth_collection(symbol: str) -> Collection:
     from ingestion import store
 
     return store.collection(series(DataType.DEPTH, symbol))
+
+
+def depth_readable(symbol: str) -> Collection:
+    """`depth_{SYMBOL}` for reading only (see `books_readable`)."""
+    from ingestion.selectors import series_collection
+
+    return series_collection(ref=series(DataType.DEPTH, symbol))
+
+
+def spans_readable() -> Collection:
+    return mongo.database()["book_spans"]
 
 
 # A REST snapshot's `lastUpdateId` may fall inside a diff stamped a little before the snapshot's own time (the diff

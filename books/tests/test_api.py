@@ -92,3 +92,12 @@ def test_the_stored_updates_moved_to_depth_updates(client, mongo_db, capture):
     store_capture(capture, count=30)
     body = client.get(f"/data/depth/updates?pair={SYMBOL}&limit=1").json()
     assert body["data"][0]["final_update_id"] == max(event["u"] for event in capture.events[:30])
+
+
+def test_reading_an_unknown_pairs_book_creates_nothing(client, mongo_db):
+    before = set(mongo_db.list_collection_names())
+    for query in ({"pair": "FOOBAR"}, {"pair": "FOOBAR", "at": "2024-08-08T00:00:00Z"}):
+        body = client.get("/data/depth", query).json()
+        assert body["data"] == {"bids": [], "asks": [], "last_update_id": 0} and body["metadata"]["state"] == "empty"
+    assert client.get("/data/depth/updates", {"pair": "FOOBAR"}).status_code == 200
+    assert set(mongo_db.list_collection_names()) == before  # no depth_FOOBAR / books_FOOBAR for the catalog to list
