@@ -204,7 +204,7 @@ def latest_object_view(metric: str, build, summary: str, description: str, *, mi
             }
             if row:
                 metadata |= {"period": row["timeframe"], "window": row["window"], "reliable": row["reliable"]}
-            else:
+            if data is None:  # nothing computed, or the latest result holds no value (e.g. no book in its bar)
                 metadata["message"] = message
             return Response({"pair": pair, "metric": metric, "data": data, "metadata": metadata})
 

@@ -178,3 +178,18 @@ def test_spread_endpoint_serves_stored_spread(client, mongo_db):
     assert body["data"]["spread_percentage"] == pytest.approx(0.02 / 100.01 * 100)
     assert body["data"]["liquidity_ratio"] == pytest.approx(1.0)
     assert (body["metadata"]["window"], body["metadata"]["reliable"]) == (5, False)  # 2 of 5 bars have a book
+
+
+def test_a_spread_result_without_a_spread_says_so(client, mongo_db):
+    # A crossed book (bid above ask) has no spread: the stored result's latest bar holds none (CONTRACT.md: data null
+    # with "No spread data available" in metadata.message).
+    moment = T0 + timedelta(seconds=10)
+    book = {"symbol": "BTCUSDT", "kind": "snapshot", "final_update_id": 1, "event_time": moment}
+    book |= {"bids": [["100.05", "1"]], "asks": [["100.04", "1"]], "source": "rest", "ingested_at": moment}
+    store.write_rows(series("depth", "BTCUSDT"), [book])
+    snapshot_store(symbol="BTCUSDT", row=book)
+    services.analytics_compute_spread(symbol="BTCUSDT", windows=[2])
+    assert mongo_db["analytics_BTCUSDT_spread"].count_documents({}) >= 1
+    body = client.get("/analysis/spread", {"pair": "BTCUSDT"}).json()
+    assert body["data"] is None
+    assert body["metadata"]["message"].startswith("No spread data available for BTCUSDT")
