@@ -329,9 +329,8 @@ class ArchiveRun:
                 return
             job.refresh_from_db()
             self.close_gaps(self.target, note=" / ".join(dict.fromkeys(self.unsourced)))
-            for entry in job.archive_files:
-                if entry.get("outcome") != "imported":
-                    continue
+            imported = [entry for entry in job.archive_files if entry.get("outcome") == "imported"]
+            for entry in imported:
                 lineage_record_create(
                     ref=self.ref,
                     source_type=LineageRecord.SourceType.ARCHIVE_FILE,
@@ -357,6 +356,8 @@ class ArchiveRun:
                     transformation=LineageRecord.Transformation.BACKFILL,
                     start_time=job.start,
                     end_time=job.end,
+                    # The rows the REST ranges wrote: the job's, less the archive files' (recorded beside it).
+                    record_count=max(0, job.rows_inserted - sum(entry["written"] for entry in imported)),
                     job=job,
                     details={"requests_made": job.requests_made, "weight_used": job.weight_used},
                 )

@@ -113,6 +113,11 @@ def test_a_range_reaching_into_a_day_without_a_file_uses_rest_only_for_that_day(
     _assert_rows_equal_csv([row for row in rows if row["source"] == "archive"], link_csv)
     outcomes = [(entry["file"].rsplit("/", 1)[-1], entry["outcome"]) for entry in job.archive_files]
     assert ("LINKUSDT-1m-2023-02-27.zip", "missing") in outcomes
+    # Lineage counts each source's rows: the three files' and the REST day's.
+    counts = {record.source_type: [] for record in job.lineage.all()}
+    for record in job.lineage.all():
+        counts[record.source_type].append(record.record_count)
+    assert counts == {"archive_file": [1440, 1440, 1440], "rest_endpoint": [1440]}
 
 
 KLINES_HEADER = (
