@@ -1,5 +1,6 @@
 """The operators' console: dashboard, dataset page with its pictures, and the repair actions."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -234,3 +235,18 @@ def test_empty_panels_say_what_is_missing_and_how_to_get_it(client, operator, mo
     price = html.split('id="price-chart"')[1].split("</div>")[0]
     assert "No finished candle is stored yet" in price
     assert "Not audited yet" in html and "manage.py audit" in html
+
+
+def test_the_dashboards_jobs_card_lists_the_running_and_pending_jobs(client, operator, audited_btc):
+    made = {
+        status: BackfillJob.objects.create(
+            symbol="BTCUSDT", data_type="candles", timeframe="1h", start=HOLE[0], end=HOLE[1], status=status
+        )
+        for status in ("pending", "running", "succeeded")
+    }
+    html = client.get(reverse("admin:index")).content.decode()
+    link = re.search(r'id="card-jobs"><a href="([^"]+)"', html).group(1).replace("&amp;", "&")
+    listed = client.get(link).content.decode()
+    change = {status: reverse("admin:backfills_backfilljob_change", args=[job.pk]) for status, job in made.items()}
+    assert change["pending"] in listed and change["running"] in listed
+    assert change["succeeded"] not in listed
