@@ -42,9 +42,11 @@ def test_admin_login_works_for_the_created_admin(client, monkeypatch, capsys):
 
 def test_ensure_admin_prints_a_generated_password_once(monkeypatch, capsys):
     monkeypatch.delenv("DM_ADMIN_PASSWORD", raising=False)
+    monkeypatch.setenv("API_PORT", "8100")  # `make run API_PORT=8100`
     call_command("ensure_admin")
     first = capsys.readouterr().out
     assert "created admin user 'admin' with password" in first
+    assert "log in at http://127.0.0.1:8100/admin/" in first
     password = first.split("with password ")[1].split()[0]
     assert get_user_model().objects.get(username="admin").check_password(password)
     call_command("ensure_admin")

@@ -21,4 +21,5 @@ class Command(BaseCommand):
         users.create_superuser(username=username, email="", password=password)
         shown = "(from DM_ADMIN_PASSWORD)" if configured else password
         self.stdout.write(self.style.SUCCESS(f"created admin user {username!r} with password {shown}"))
-        self.stdout.write("log in at http://127.0.0.1:8000/admin/ - this password is shown only once")
+        port = os.environ.get("API_PORT", "8000")  # as `make run` passes it
+        self.stdout.write(f"log in at http://127.0.0.1:{port}/admin/ - this password is shown only once")
