@@ -291,7 +291,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["petrosa_dm.permissions.ReadOpenWriteWithModelPermission"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_FILTER_BACKENDS": ["petrosa_dm.filters.ParameterFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "petrosa_dm.pagination.BoundedPagination",
     "PAGE_SIZE": 100,
     "EXCEPTION_HANDLER": "petrosa_dm.errors.api_exception_handler",

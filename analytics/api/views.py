@@ -320,7 +320,7 @@ class CorrelationView(APIView):
     )
     def get(self, request):
         query = request.query_params
-        if not query.get("pairs"):
+        if "pairs" not in query:  # present but empty is a bad `pairs`, not the stored-results form
             return self.stored(query)
         pairs = params.pairs_param(query, minimum=2, maximum=settings.ANALYTICS_CORRELATION_MAX_PAIRS)
         period = params.period_param(query)

@@ -147,6 +147,8 @@ def test_correlation_needs_candles_for_every_pair_and_two_pairs(client, mongo_db
     assert one.json()["detail"].startswith("pairs:")
     no_period = client.get("/analysis/correlation", {"pairs": "BTCUSDT,ETHUSDT"})
     assert no_period.json()["detail"].startswith("period:")
+    empty = client.get("/analysis/correlation", {"pairs": "", "period": "1h"})
+    assert (empty.status_code, empty.json()["parameter"]) == (400, "pairs")
 
 
 def test_stored_correlation_against_the_reference(client, mongo_db):

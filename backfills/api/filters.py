@@ -34,15 +34,17 @@ class BackfillJobFilter(django_filters.FilterSet):
         field_name="created_at", lookup_expr="lt", label="to", help_text="Created before (ISO-8601)."
     )
 
+    # The query's names of filters named otherwise (`from` and `to` are Python keywords).
+    query_names = {"created_from": "from", "created_to": "to"}
+
     class Meta:
         model = BackfillJob
         fields = ("status", "symbol", "data_type")
 
     def __init__(self, data=None, *args, **kwargs):
-        # `from` and `to` are the query's names (Python keywords, so the filters have other names).
         if data is not None:
             data = data.copy()
-            for name, field in (("from", "created_from"), ("to", "created_to")):
+            for field, name in self.query_names.items():
                 if name in data:
                     data[field] = data.pop(name)[-1] if hasattr(data, "getlist") else data.pop(name)
         super().__init__(data, *args, **kwargs)

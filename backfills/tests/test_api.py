@@ -129,6 +129,10 @@ def test_job_list_filters_and_paginates(client):
     # A valid ISO time whose UTC value falls before year 1 (found by the API fuzz test as a 500).
     outside = client.get("/backfill/jobs", {"to": "0001-01-01T00:00:00+00:01"})
     assert outside.status_code == 400 and "representable" in outside.content.decode()
+    # A bad filter value names the query's parameter, in the one error shape.
+    for query, parameter in (({"from": "garbage"}, "from"), ({"status": "nonsense"}, "status")):
+        body = client.get("/backfill/jobs", query).json()
+        assert body["parameter"] == parameter and body["detail"].startswith(f"{parameter}: "), body
 
 
 def test_unknown_job_is_404(client):
