@@ -117,8 +117,14 @@ def series_metric_view(metric: str, summary: str, description: str):
             )
             ref = selectors.analytics_ref(symbol=pair, metric=metric)
             explicit_window = bars if query.get("window") else None
+            # The stored results of the period the response reports (its default too), like `values`.
             results = stored_results(
-                ref=ref, metric=metric, period=period, window=explicit_window, limit=limit, method=method
+                ref=ref,
+                metric=metric,
+                period=period or DEFAULT_PERIOD,
+                window=explicit_window,
+                limit=limit,
+                method=method,
             )
             values = computed["values"]
             metadata = {

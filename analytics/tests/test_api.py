@@ -195,3 +195,15 @@ def test_a_spread_result_without_a_spread_says_so(client, mongo_db):
     body = client.get("/analysis/spread", {"pair": "BTCUSDT"}).json()
     assert body["data"] is None
     assert body["metadata"]["message"].startswith("No spread data available for BTCUSDT")
+
+
+def test_without_a_period_the_stored_results_are_the_reported_periods(client, mongo_db):
+    write_candles("BTCUSDT", closes_walk(60))
+    services.analytics_compute(symbol="BTCUSDT", interval="1h", windows=[20], metrics=["volatility"])
+    results = mongo_db["analytics_BTCUSDT_volatility"]
+    other = results.find_one({"timeframe": "1h"})
+    other.pop("_id")
+    results.insert_one(other | {"timeframe": "4h"})  # another period's result, e.g. from a 4h schedule
+    body = client.get("/analysis/volatility", {"pair": "BTCUSDT"}).json()
+    assert body["period"] == "1h" and body["values"]
+    assert body["results"] and {result["timeframe"] for result in body["results"]} == {"1h"}
