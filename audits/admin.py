@@ -26,9 +26,9 @@ class HealthMetricAdmin(ReadOnlyAdmin):
     list_display = (
         "created_at",
         "dataset",
-        "quality_score",
-        "completeness",
-        "consistency",
+        "quality",
+        "completeness_percent",
+        "consistency_percent",
         "newest_row_age",
         "gap_count",
         "duplicate_count",
@@ -36,6 +36,18 @@ class HealthMetricAdmin(ReadOnlyAdmin):
     )
     search_fields = ("dataset__dataset_id",)
     date_hierarchy = "created_at"
+
+    @admin.display(description="quality score (0-100)", ordering="quality_score")
+    def quality(self, metric: HealthMetric) -> str:
+        return f"{metric.quality_score:.1f}"
+
+    @admin.display(description="completeness", ordering="completeness")
+    def completeness_percent(self, metric: HealthMetric) -> str:
+        return f"{metric.completeness:.2f} %"
+
+    @admin.display(description="consistency", ordering="consistency")
+    def consistency_percent(self, metric: HealthMetric) -> str:
+        return f"{metric.consistency:.2f} %"
 
     @admin.display(description="newest row", ordering="freshness_seconds")
     def newest_row_age(self, metric: HealthMetric) -> str:

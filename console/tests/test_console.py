@@ -250,3 +250,12 @@ def test_the_dashboards_jobs_card_lists_the_running_and_pending_jobs(client, ope
     change = {status: reverse("admin:backfills_backfilljob_change", args=[job.pk]) for status, job in made.items()}
     assert change["pending"] in listed and change["running"] in listed
     assert change["succeeded"] not in listed
+
+
+def test_health_metrics_list_rounds_its_figures_and_names_their_units(client, admin_user, audited_btc):
+    client.force_login(admin_user)
+    metric = HealthMetric.objects.filter(dataset=audited_btc).latest("created_at")
+    assert metric.completeness < 100  # the three-candle hole
+    html = client.get(reverse("admin:audits_healthmetric_changelist")).content.decode()
+    assert f"{metric.completeness:.2f} %" in html and f"{metric.consistency:.2f} %" in html
+    assert "quality score (0-100)" in html.lower() and f"{metric.quality_score:.1f}" in html
