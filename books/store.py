@@ -25,11 +25,11 @@ _indexed: set[tuple[str, str]] = set()
 
 
 def books_collection(symbol: str) -> Collection:
-    database = mongo.database()
-    name = f"{PREFIX}{symbol}"
-    marker = (database.name, name)
+    """`books_{SYMBOL}` for writing: its indexes made on first use by the process."""
+    target = books_readable(symbol)
+    marker = (target.database.name, target.name)
     if marker not in _indexed:
-        database[name].create_indexes(
+        target.create_indexes(
             [
                 IndexModel([("kind", ASCENDING), ("final_update_id", ASCENDING)], unique=True),
                 IndexModel([("event_time", DESCENDING), ("final_update_id", DESCENDING)]),
@@ -37,7 +37,7 @@ def books_collection(symbol: str) -> Collection:
             ]
         )
         _indexed.add(marker)
-    return database[name]
+    return target
 
 
 def books_readable(symbol: str) -> Collection:
@@ -48,14 +48,12 @@ def books_readable(symbol: str) -> Collection:
 
 def spans_collection() -> Collection:
     """`book_spans`: one row per healed break, the span where a symbol's book was unknown (for the console)."""
-    database = mongo.database()
-    marker = (database.name, "book_spans")
+    target = spans_readable()
+    marker = (target.database.name, target.name)
     if marker not in _indexed:
-        database["book_spans"].create_indexes(
-            [IndexModel([("symbol", ASCENDING), ("last_update_id", ASCENDING)], unique=True)]
-        )
+        target.create_indexes([IndexModel([("symbol", ASCENDING), ("last_update_id", ASCENDING)], unique=True)])
         _indexed.add(marker)
-    return database["book_spans"]
+    return target
 
 
 def depth_collection(symbol: str) -> Collection:

@@ -5,7 +5,6 @@ field, skip and limit; counts use the same filter (with no filter, the catalog's
 Reads never create collections or indexes (that is the write path's job in `ingestion.store`).
 """
 
-from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -14,7 +13,7 @@ from pymongo.collection import Collection
 
 from catalog.selectors import dataset_record_count
 from ingestion import edges
-from petrosa_dm import decimals, mongo
+from petrosa_dm import mongo
 from petrosa_dm.market.intervals import INTERVAL_MS, floor_to_grid, grid_count, interval_delta, next_open_time
 from petrosa_dm.market.naming import TIME_FIELDS, DataType, SeriesRef
 from petrosa_dm.market.timeutils import utcnow
@@ -68,20 +67,16 @@ def _find(
     skip: int,
     limit: int,
     projection: dict | None = None,
-    texts: bool = False,
 ) -> list[dict]:
     """Rows sorted on `field`. Pages read whole documents: the row formatter picks its fields and skips `_id`, and
     an exclusion projection costs the embedded store about as much as the query itself (docs/benchmarks.md).
 
     One batch: without a batch size the server answers the first 101 rows and the rest on a second round trip.
     A page is at most 1,001 rows; a batch holds up to 16 MB, and a page of deep depth rows past that goes on in
-    further batches as before.
-
-    With `texts` the decimals come back as their text (`petrosa_dm.decimals.decimal_texts`), for pages only shown."""
+    further batches as before."""
     direction = DESCENDING if descending else ASCENDING
     cursor = target.find(query, projection=projection, sort=[(field, direction)], skip=skip, limit=limit)
-    with decimals.decimal_texts() if texts else nullcontext():  # the rows are decoded as the cursor is read
-        return list(cursor.batch_size(limit))
+    return list(cursor.batch_size(limit))
 
 
 def recent_candles_query(*, ref: SeriesRef, query: dict, end: datetime | None, wanted: int) -> dict:
@@ -95,9 +90,7 @@ def recent_candles_query(*, ref: SeriesRef, query: dict, end: datetime | None, w
     return {**query, "open_time": {**query.get("open_time", {}), "$gte": lower}}
 
 
-def _recent_candles(
-    target: Collection, ref: SeriesRef, query: dict, end: datetime | None, wanted: int, texts: bool
-) -> list | None:
+def _recent_candles(target: Collection, ref: SeriesRef, query: dict, end: datetime | None, wanted: int) -> list | None:
     """The newest `wanted` candles read from the grid window just before `end` (or now), if they are all there.
 
     A live collection holds its newest candles in the last `wanted` intervals, so a range on the unique
@@ -109,7 +102,7 @@ def _recent_candles(
         recent = recent_candles_query(ref=ref, query=query, end=end, wanted=wanted)
     except OverflowError:  # a deep offset of long candles reaches before year 1: no window, the plain query it is
         return None
-    rows = _find(target, recent, "open_time", descending=True, skip=0, limit=wanted, texts=texts)
+    rows = _find(target, recent, "open_time", descending=True, skip=0, limit=wanted)
     return rows if len(rows) == wanted else None
 
 
@@ -133,10 +126,8 @@ def series_page(
     descending: bool = True,
     anchor_newest: bool = False,
     match: dict | None = None,
-    decimal_texts: bool = False,
 ) -> SeriesPage | None:
     """One page of a series, newest first unless `descending` is False; None when the collection does not exist.
-    With `decimal_texts` the rows hold each decimal as the exchange's text instead of Decimal128 (for display).
 
     With `anchor_newest` the page is taken from the newest end whatever the order (`offset` counts back from the
     newest row) and only then put in the requested order: an ascending page is the latest rows, oldest-first.
@@ -148,10 +139,10 @@ def series_page(
     wanted = offset + limit + 1  # one more than the page tells whether a next page exists
     rows = None
     if newest_first and start is None and ref.data_type is DataType.CANDLES:
-        recent = _recent_candles(target, ref, query, end, wanted, decimal_texts)
+        recent = _recent_candles(target, ref, query, end, wanted)
         rows = recent[offset:] if recent is not None else None
     if rows is None:
-        rows = _find(target, query, field, descending=newest_first, skip=offset, limit=limit + 1, texts=decimal_texts)
+        rows = _find(target, query, field, descending=newest_first, skip=offset, limit=limit + 1)
     if not rows and not series_exists(ref=ref):
         return None
     has_next = len(rows) > limit
