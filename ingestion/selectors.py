@@ -5,6 +5,7 @@ field, skip and limit; counts use the same filter (with no filter, the catalog's
 Reads never create collections or indexes (that is the write path's job in `ingestion.store`).
 """
 
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -14,9 +15,10 @@ from pymongo.collection import Collection
 from catalog.selectors import dataset_record_count
 from ingestion import edges
 from petrosa_dm import mongo
+from petrosa_dm.decimals import decimal_texts
 from petrosa_dm.market.intervals import INTERVAL_MS, floor_to_grid, grid_count, interval_delta, next_open_time
 from petrosa_dm.market.naming import TIME_FIELDS, DataType, SeriesRef
-from petrosa_dm.market.timeutils import utcnow
+from petrosa_dm.market.timeutils import ensure_utc, utcnow
 
 
 @dataclass(frozen=True)
@@ -126,11 +128,16 @@ def series_page(
     descending: bool = True,
     anchor_newest: bool = False,
     match: dict | None = None,
+    shown: bool = False,
 ) -> SeriesPage | None:
     """One page of a series, newest first unless `descending` is False; None when the collection does not exist.
 
     With `anchor_newest` the page is taken from the newest end whatever the order (`offset` counts back from the
     newest row) and only then put in the requested order: an ascending page is the latest rows, oldest-first.
+
+    `shown` rows are read only to be shown (the data API): decimals decode straight to their text
+    (`decimal_texts`) and times to naive UTC datetimes (`mongo.shown`), which spares pymongo attaching a tzinfo
+    to each (2.5 ms of a 1,000-candle page). Such rows must never be written back.
     """
     field = TIME_FIELDS[ref.data_type]
     target = series_collection(ref=ref)
@@ -138,11 +145,13 @@ def series_page(
     newest_first = descending or anchor_newest
     wanted = offset + limit + 1  # one more than the page tells whether a next page exists
     rows = None
-    if newest_first and start is None and ref.data_type is DataType.CANDLES:
-        recent = _recent_candles(target, ref, query, end, wanted)
-        rows = recent[offset:] if recent is not None else None
-    if rows is None:
-        rows = _find(target, query, field, descending=newest_first, skip=offset, limit=limit + 1)
+    reader = mongo.shown(target) if shown else target
+    with decimal_texts() if shown else nullcontext():
+        if newest_first and start is None and ref.data_type is DataType.CANDLES:
+            recent = _recent_candles(reader, ref, query, end, wanted)
+            rows = recent[offset:] if recent is not None else None
+        if rows is None:
+            rows = _find(reader, query, field, descending=newest_first, skip=offset, limit=limit + 1)
     if not rows and not series_exists(ref=ref):
         return None
     has_next = len(rows) > limit
@@ -170,7 +179,7 @@ def candle_completeness(
         return _ratio("window", start, end, total, grid_count(start, end, interval))
     if not rows:
         return Completeness(None, reason="no candles in the requested range")
-    times = [rows[0]["open_time"], rows[-1]["open_time"]]
+    times = [ensure_utc(rows[0]["open_time"]), ensure_utc(rows[-1]["open_time"])]  # shown rows hold naive UTC
     first, last = min(times), max(times)
     span_end = next_open_time(last, interval)
     return _ratio("page", first, span_end, len(rows), grid_count(first, span_end, interval))
@@ -184,7 +193,8 @@ def trade_completeness(*, rows: list[dict], kind: str | None) -> Completeness:
         return Completeness(None, reason="no trades in the requested range")
     ids = [row["trade_id"] for row in rows]
     times = [row["trade_time"] for row in rows]
-    return _ratio("page", min(times), max(times), len(rows), max(ids) - min(ids) + 1)
+    first, last = ensure_utc(min(times)), ensure_utc(max(times))  # shown rows hold naive UTC
+    return _ratio("page", first, last, len(rows), max(ids) - min(ids) + 1)
 
 
 def _ratio(scope: str, start: datetime, end: datetime, present: int, expected: int) -> Completeness:

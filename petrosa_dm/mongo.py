@@ -17,6 +17,7 @@ import mongoengine
 import pymongo
 from django.conf import settings
 from pymongo import MongoClient
+from pymongo.collection import Collection
 from pymongo.database import Database
 from pymongo.errors import ConnectionFailure, PyMongoError
 
@@ -61,6 +62,13 @@ def fail_fast() -> None:
     """Raise StoreUnavailable while the store is known to be stalled (API requests; see mark_unavailable)."""
     if time.monotonic() < _unavailable_until:
         raise StoreUnavailable("the store timed out moments ago; retry shortly")
+
+
+def shown(collection: Collection) -> Collection:
+    """The collection decoding times as naive UTC datetimes, for rows that are only shown (the data API pages):
+    the client's timezone-aware decoding makes pymongo attach a tzinfo to every datetime, about 0.8 us each.
+    Code that compares or writes such times must make them aware first (`timeutils.ensure_utc`)."""
+    return collection.with_options(codec_options=collection.codec_options.with_options(tz_aware=False))
 
 
 def database() -> Database:

@@ -19,7 +19,6 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from ingestion import selectors
-from petrosa_dm.decimals import decimal_texts
 from petrosa_dm.market.intervals import INTERVALS
 from petrosa_dm.market.naming import DataType, SeriesRef, series
 from petrosa_dm.market.timeutils import utcnow
@@ -91,9 +90,7 @@ class SeriesView(APIView):
         query = request.query_params
         ref = self.series_ref(query)
         window = PageRequest.from_query(query, match=self.match(query))
-        # The rows are only shown: their decimals decode straight to the text the page holds (this thread only).
-        with decimal_texts():
-            page = selectors.series_page(ref=ref, **window.selector_arguments())
+        page = selectors.series_page(ref=ref, shown=True, **window.selector_arguments())
         message = None
         if page is None:
             page = selectors.SeriesPage([], has_next=False, total=0, total_exact=True)
