@@ -293,9 +293,17 @@ class BookKeeper:
         threading.Thread(target=self._fetch, args=(symbol,), name=f"book-snapshot-{symbol}", daemon=True).start()
 
     def _fetch(self, symbol: str) -> None:
+        from backfills.client import BinanceError
+
         try:
             client = self.client_factory() if self.client_factory else None
             self.snapshots.put((symbol, snapshot_take(symbol=symbol, client=client)))
+        except BinanceError as error:  # unreachable or refused (offline, banned): the reason says it, no traceback
+            logger.warning(
+                "depth snapshot failed: %s; retried on a later diff",
+                error,
+                extra={"symbol": symbol, "reason": str(error)},
+            )
         except Exception:
             logger.exception("depth snapshot failed; retried on a later diff", extra={"symbol": symbol})
         finally:

@@ -113,7 +113,7 @@ def test_the_keeper_snapshots_at_start_after_a_break_and_on_schedule_and_heals_t
 
 
 def test_a_failing_snapshot_is_retried_on_a_later_diff_without_flooding_the_exchange(
-    mongo_db, shared_data, binance_for_books, settings
+    mongo_db, shared_data, binance_for_books, settings, caplog
 ):
     settings.BINANCE_MAX_ATTEMPTS = 1
     capture = load(shared_data, SYMBOL)
@@ -133,6 +133,10 @@ def test_a_failing_snapshot_is_retried_on_a_later_diff_without_flooding_the_exch
         assert time.monotonic() < deadline
         time.sleep(0.02)
     assert keeper.symbols[SYMBOL].reconstructor.state == "empty"
+    # The exchange's refusal is one warning line with its reason each time, not an error with a traceback.
+    failures = [record for record in caplog.records if record.name == "books.services"]
+    assert failures and all(record.levelname == "WARNING" and record.exc_info is None for record in failures)
+    assert "Invalid symbol" in failures[0].getMessage()
 
 
 def keep_from_start(shared_data, binance_for_books, *, before_snapshot: int, after: int, every: int):
