@@ -3,6 +3,10 @@
 A capture holds one JSON message per line, optionally after a receive time: cryptofeed's `<unix time>: <json>`
 (after a first line holding the subscribe URL), hftbacktest's `<nanoseconds> <json>`, or bare JSON lines; gzip or
 plain text. Lines without JSON (the URL line) are skipped and counted.
+
+hftbacktest captures also hold the REST `/fapi/v1/depth` bodies the recorder fetched to anchor its book. They are
+not socket messages (the socket client never publishes them), so a replay leaves them out and counts them; the
+stand-in exchange serves them as its depth snapshots (`binance_server --depth-capture`, `depth_snapshots()`).
 """
 
 import asyncio
@@ -29,9 +33,38 @@ PACING_STEP = 0.005
 @dataclass
 class Capture:
     path: Path
-    skipped: int = 0
+    skipped: int = 0  # lines without a message
+    snapshots: int = 0  # recorded REST depth bodies left out
 
     def messages(self) -> Iterator[bytes]:
+        """The socket messages, in the recorded order."""
+        for payload in self._payloads():
+            if _rest_depth_body(payload) is None:
+                yield payload
+            else:
+                self.snapshots += 1
+
+    def depth_snapshots(self) -> dict[str, list[dict]]:
+        """The recorded REST depth bodies per symbol, in recorded order. A body names no symbol: it belongs to the
+        depth stream it was recorded among (the symbol of the depth message before it, else the next one)."""
+        found: dict[str, list[dict]] = {}
+        waiting: list[dict] = []
+        symbol = None
+        for payload in self._payloads():
+            body = _rest_depth_body(payload)
+            if body is not None:
+                if symbol:
+                    found.setdefault(symbol, []).append(body)
+                else:
+                    waiting.append(body)
+            elif b"depthUpdate" in payload:
+                symbol = _depth_symbol(payload) or symbol
+                if symbol and waiting:  # bodies recorded before any depth message
+                    found.setdefault(symbol, []).extend(waiting)
+                    waiting = []
+        return found
+
+    def _payloads(self) -> Iterator[bytes]:
         with self._open() as lines:
             for line in lines:
                 payload = _payload(line)
@@ -57,6 +90,30 @@ def _payload(line: bytes) -> bytes | None:
     if prefix and not prefix.replace(b".", b"", 1).isdigit():
         return None  # not a receive time: not a message line
     return line[start:]
+
+
+def _rest_depth_body(payload: bytes) -> dict | None:
+    """The REST depth body a line holds (`lastUpdateId`, `bids`, `asks`, no event type), else None. Only lines
+    naming `lastUpdateId` are parsed: a replay at full speed does not parse the others."""
+    if b'"lastUpdateId"' not in payload:
+        return None
+    try:
+        body = orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        return None
+    if isinstance(body, dict) and "e" not in body and {"lastUpdateId", "bids", "asks"} <= body.keys():
+        return body
+    return None
+
+
+def _depth_symbol(payload: bytes) -> str | None:
+    try:
+        message = orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        return None
+    data = message.get("data", message) if isinstance(message, dict) else None
+    symbol = data.get("s") if isinstance(data, dict) else None
+    return symbol if isinstance(symbol, str) and symbol else None
 
 
 def wrap_in_envelope(payload: bytes) -> bytes:

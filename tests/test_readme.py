@@ -54,9 +54,11 @@ def test_every_walkthrough_command_runs_as_printed(tmp_path):
     outputs = []
     try:
         service.wait_until_up()
+        exports = []  # a terminal keeps what earlier steps exported
         for index, block in enumerate(blocks[1:]):
-            script = block.replace("127.0.0.1:8000", f"127.0.0.1:{service.api_port}")
+            script = "\n".join([*exports, block]).replace("127.0.0.1:8000", f"127.0.0.1:{service.api_port}")
             script = script.replace("8900", str(exchange_port))
+            exports += [line for line in block.splitlines() if line.startswith("export ")]
             log = tmp_path / f"step-{index}.log"
             with log.open("w") as sink:
                 # A file, not a pipe: a background helper (the stand-in exchange) keeps its output open.
@@ -82,7 +84,7 @@ def test_every_walkthrough_command_runs_as_printed(tmp_path):
                 os.killpg(pid, signal.SIGTERM)
         service.stop()
 
-    _replay, arrive, audit, console, repair, analytics = outputs
+    _replay, arrive, audit, console, repair, book, analytics = outputs
     assert '"trade_id"' in arrive and "trades_BTCUSDT" in arrive
     assert '"audited":true' in audit.replace(" ", "")
     assert console.strip() == "200"
@@ -90,6 +92,11 @@ def test_every_walkthrough_command_runs_as_printed(tmp_path):
     # The first audit finds the two-hour hole; the one after the repair sees it filled.
     assert re.search(r"1 new gaps, 0 filled, 1 open", repair), repair[-2000:]
     assert re.search(r"0 new gaps, 1 filled, 0 open", repair), repair[-2000:]
+    # The book from the capture's own snapshot and the replayed updates after it.
+    shown = json.loads(book.strip().splitlines()[-1])
+    assert shown["metadata"]["state"] == "exact", shown["metadata"]
+    assert len(shown["data"]["bids"]) == len(shown["data"]["asks"]) == 3
+    assert float(shown["data"]["bids"][0][0]) < float(shown["data"]["asks"][0][0])
     compact = analytics.replace(" ", "")
     assert '"values":[{' in compact  # volatility values computed from the replayed candles
     assert '"data":{"regime":' in compact  # a regime, not "No regime data"

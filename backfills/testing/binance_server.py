@@ -113,7 +113,7 @@ class BinanceTestServer:
         recorded_agg_trades: dict[str, list[dict]] | None = None,
     ) -> None:
         self.port = port
-        self.symbols = set(symbols) | set(recorded_agg_trades or {})
+        self.symbols = set(symbols) | set(recorded_agg_trades or {}) | set(depth_snapshots or {})
         self.weight_limit = weight_limit
         self.window_seconds = window_seconds
         self.ban_after_429s = ban_after_429s
@@ -469,14 +469,30 @@ def _handler_for(server: BinanceTestServer) -> type[BaseHTTPRequestHandler]:
 
 def main() -> None:
     """`python -m backfills.testing.binance_server --port 8900`: the stand-in exchange on loopback, for trying
-    backfills without internet access (point BINANCE_FUTURES_BASE_URL at it). Its rows are generated, not real."""
+    backfills without internet access (point BINANCE_FUTURES_BASE_URL at it). Its rows are generated, not real,
+    apart from the depth snapshots of `--depth-capture` (a recorded capture's own REST bodies)."""
     import argparse
     import time
+    from pathlib import Path
+
+    from ingestion.replay import Capture
 
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("--port", type=int, default=8900)
+    parser.add_argument(
+        "--depth-capture",
+        type=Path,
+        action="append",
+        default=[],
+        help="a recorded capture whose REST depth snapshots /fapi/v1/depth serves for their symbol (repeatable)",
+    )
     args = parser.parse_args()
-    with BinanceTestServer(port=args.port) as server:
+    snapshots: dict[str, list[dict]] = {}
+    for path in args.depth_capture:
+        for symbol, bodies in Capture(path).depth_snapshots().items():
+            snapshots.setdefault(symbol, []).extend(bodies)
+            print(f"{path.name}: {len(bodies)} recorded depth snapshots of {symbol}", flush=True)
+    with BinanceTestServer(port=args.port, depth_snapshots=snapshots) as server:
         print(f"Binance test server on {server.url} (Ctrl-C stops it)", flush=True)
         try:
             while True:

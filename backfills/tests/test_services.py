@@ -3,11 +3,13 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.core.management import call_command
 
 from audits.models import Gap
 from audits.repair import gaps_link_job
 from backfills import services
 from backfills.models import BackfillJob
+from books import selectors
 from catalog.models import Dataset, LineageRecord
 from ingestion.store import collection, write_rows
 from petrosa_dm.market.naming import series
@@ -270,3 +272,18 @@ def test_validation_names_the_field(db):
         _job(end=START)
     assert caught.value.field == "end"
     assert BackfillJob.objects.count() == 0
+
+
+def test_the_command_takes_a_depth_snapshot_without_a_window(mongo_db, binance, capsys):
+    # The book as it is now has no window to give; the job records the minute before now as its own.
+    body = {"lastUpdateId": 77, "E": 1723161256501, "bids": [["10.0", "1"]], "asks": [["10.1", "2"]]}
+    binance(depth_snapshots={"BTCUSDT": [body]})
+    before = utcnow()
+
+    call_command("backfill", "BTCUSDT", "depth", wait=True)
+
+    job = BackfillJob.objects.get()
+    assert job.status == BackfillJob.Status.SUCCEEDED, job.error
+    assert before - timedelta(minutes=1) <= job.start < job.end <= utcnow()
+    assert selectors.book_at("BTCUSDT").book.bids.best() == ("10.0", "1")
+    assert "succeeded" in capsys.readouterr().out

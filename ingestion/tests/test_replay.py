@@ -33,6 +33,23 @@ def test_captures_yield_their_json_with_receive_times_and_url_lines_removed(tmp_
     assert list(Capture(bare).messages()) == [samples.TRADE, b"[1, 2]"]
 
 
+REST_DEPTH = b'{"lastUpdateId":5123107852948,"E":1723161256501,"T":1723161256493,"bids":[["61800.20","2.909"]],"asks":[["61800.30","1.2"]]}'
+
+
+def test_recorded_rest_depth_bodies_are_left_out_of_the_messages_and_served_per_symbol(tmp_path):
+    # hftbacktest records the REST snapshot its book started from among the stream's messages; the body names no
+    # symbol: it is the depth stream's it was recorded among (here recorded before any depth message).
+    lines = [b"1 " + samples.TRADE, b"2 " + REST_DEPTH, b"3 " + samples.DEPTH_DIFF, b"4 " + samples.BOOK_TICKER]
+    path = tmp_path / "hft.gz"
+    path.write_bytes(gzip.compress(b"\n".join(lines)))
+
+    capture = Capture(path)
+    assert list(capture.messages()) == [samples.TRADE, samples.DEPTH_DIFF, samples.BOOK_TICKER]
+    assert capture.snapshots == 1
+    symbol = json.loads(samples.DEPTH_DIFF)["data"]["s"]
+    assert Capture(path).depth_snapshots() == {symbol: [json.loads(REST_DEPTH)]}
+
+
 async def _collect(nats_url: str, subject: str, publish) -> list[bytes]:
     nc = await nats.connect(nats_url)
     received: list[bytes] = []

@@ -2,14 +2,17 @@
 
 Without `--wait` the job is handed to a Celery worker; with it, the job runs here with a progress bar and a summary.
 `--resume ID` continues an existing job here from its cursor (e.g. after its worker was killed).
+A depth job takes one snapshot of the book as it is now (Binance keeps no book history): its window defaults to
+the minute before now (`manage.py backfill BTCUSDT depth --wait`).
 """
 
 import time
+from datetime import timedelta
 
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from petrosa_dm.market.timeutils import InvalidTime, parse_time
+from petrosa_dm.market.timeutils import InvalidTime, parse_time, utcnow
 
 from ... import services
 from ...models import BackfillJob
@@ -50,6 +53,9 @@ class Command(BaseCommand):
                 raise CommandError(f"no backfill job #{options['resume']}")
             self._run(job, force=True)
             return
+        if options["data_type"] == BackfillJob.DataType.DEPTH and not (options["start"] or options["end"]):
+            now = utcnow()  # the snapshot is the book now, whatever the window says
+            options["start"], options["end"] = (now - timedelta(minutes=1)).isoformat(), now.isoformat()
         if not (options["symbol"] and options["data_type"] and options["start"] and options["end"]):
             raise CommandError("SYMBOL, TYPE, --start and --end are required (or --resume JOB_ID)")
         try:

@@ -35,6 +35,11 @@ class Command(BaseCommand):
             f"published {result.published} messages from {file.name} to {subject} in {result.seconds:.2f}s "
             f"({result.rate:.0f} msg/s); skipped {capture.skipped} lines without a message"
         )
+        if capture.snapshots:
+            self.stdout.write(
+                f"left out {capture.snapshots} recorded REST depth snapshots (not socket messages; the stand-in "
+                f"exchange serves them: python -m backfills.testing.binance_server --depth-capture {file})"
+            )
 
     async def _publish(self, url, subject, capture, rate, envelope, limit):
         nc = await nats.connect(url, connect_timeout=5, max_reconnect_attempts=3)
