@@ -38,13 +38,15 @@ def time_text(value: object) -> str | None:
     """ISO-8601 UTC with millisecond precision (the store's precision) and a `Z`.
 
     The store hands back UTC datetimes, and so do the time parsers: naive ones from pages read to be shown
-    (`mongo.shown`), aware ones elsewhere. A naive one's `isoformat` is C code (0.6 us); an aware one's calls the
-    store's Python tzinfo for the offset that is then cut off, so its fields are formatted directly (0.8 us,
-    against 2 us through `isoformat`)."""
+    (`mongo.shown`), aware ones elsewhere. A naive one's `isoformat()` is C code: "2024-08-08T00:00:00" or
+    "2024-08-08T00:00:59.999000", cut to milliseconds (0.5 us; 0.7 us with `timespec`, which parses its keyword
+    each call). An aware one's calls the store's Python tzinfo for the offset that is then cut off, so its fields
+    are formatted directly (0.8 us, against 2 us through `isoformat`)."""
     if not isinstance(value, datetime):
         return None
     if value.tzinfo is None:
-        return value.isoformat(timespec="milliseconds") + "Z"
+        text = value.isoformat()
+        return text[:23] + "Z" if len(text) > 19 else text + ".000Z"
     # %-formatting: measured 2.3x faster than the same f-string with format specs.
     return "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ" % (  # noqa: UP031
         value.year,

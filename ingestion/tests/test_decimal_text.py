@@ -39,10 +39,13 @@ def test_values_other_tools_write_read_back_through_str(text):
     "moment",
     [
         datetime(2024, 8, 8, 23, 55, 39, 123999, tzinfo=UTC),
+        datetime(2024, 8, 8, 23, 55, 39, 999, tzinfo=UTC),
         datetime(999, 1, 2, 3, 4, 5, tzinfo=UTC),
-        datetime(2026, 12, 2),
+        datetime(2026, 12, 2, tzinfo=UTC),
     ],
 )
 def test_times_read_as_iso_utc_milliseconds_with_z(moment):
-    assert time_text(moment) == moment.replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
+    expected = moment.replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
+    assert time_text(moment) == expected
+    assert time_text(moment.replace(tzinfo=None)) == expected  # naive UTC, as shown pages read them
     assert time_text("2024-08-08") is None

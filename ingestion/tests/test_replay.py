@@ -33,7 +33,10 @@ def test_captures_yield_their_json_with_receive_times_and_url_lines_removed(tmp_
     assert list(Capture(bare).messages()) == [samples.TRADE, b"[1, 2]"]
 
 
-REST_DEPTH = b'{"lastUpdateId":5123107852948,"E":1723161256501,"T":1723161256493,"bids":[["61800.20","2.909"]],"asks":[["61800.30","1.2"]]}'
+REST_DEPTH = (
+    b'{"lastUpdateId":5123107852948,"E":1723161256501,"T":1723161256493,'
+    b'"bids":[["61800.20","2.909"]],"asks":[["61800.30","1.2"]]}'
+)
 
 
 def test_recorded_rest_depth_bodies_are_left_out_of_the_messages_and_served_per_symbol(tmp_path):
