@@ -16,6 +16,7 @@ from decimal import DecimalException
 from typing import Any, TypeVar
 
 import requests
+import urllib3
 from django.conf import settings
 from tenacity import RetryError, Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
 
@@ -119,6 +120,12 @@ class WeightGovernor:
         metrics.BINANCE_WEIGHT_USED.set(used)
 
 
+def _never_connected(error: requests.ConnectionError) -> bool:
+    """Whether the request failed before a connection existed (name resolution, refused): nothing was sent."""
+    reason = getattr(error.args[0], "reason", None) if error.args else None
+    return isinstance(reason, urllib3.exceptions.NewConnectionError)
+
+
 def _retry_after(response: requests.Response) -> int | None:
     value = response.headers.get("Retry-After", "")
     return int(value) if value.strip().isdigit() else None
@@ -135,7 +142,8 @@ def _error_body(response: requests.Response) -> tuple[int | None, str]:
 
 
 class BinanceClient:
-    """One client per job run; `requests_made` and `weight_used` count what it sent."""
+    """One client per job run; `requests_made` and `weight_used` count what reached the exchange (a connection
+    that was never made, e.g. a name that does not resolve, charged nothing and is not counted)."""
 
     def __init__(self, *, base_url: str | None = None, governor: WeightGovernor | None = None) -> None:
         self.base_url = (base_url or settings.BINANCE_FUTURES_BASE_URL).rstrip("/")
@@ -219,16 +227,20 @@ class BinanceClient:
         return wait_exponential_jitter(multiplier=initial, max=settings.BINANCE_BACKOFF_MAX, jitter=initial)(state)
 
     def _send(self, endpoint: str, params: dict, weight: int, convert: Callable[[Any], T]) -> T:
+        # The budget is taken before sending: a request that times out may still have been charged.
         self.governor.acquire(weight)
-        self.requests_made += 1
-        self.weight_used += weight
-        metrics.BINANCE_REQUESTS.labels(endpoint=endpoint).inc()
         try:
             response = self.session.get(self.base_url + endpoint, params=params, timeout=self.timeout)
+        except requests.ConnectTimeout as exc:
+            raise Retryable(f"{endpoint}: could not connect in time ({exc})") from exc
         except requests.Timeout as exc:
+            self._count(endpoint, weight)
             raise Retryable(f"{endpoint}: timed out ({exc.__class__.__name__})") from exc
         except requests.ConnectionError as exc:
+            if not _never_connected(exc):
+                self._count(endpoint, weight)
             raise Retryable(f"{endpoint}: connection failed ({exc})") from exc
+        self._count(endpoint, weight)
         used = response.headers.get(USED_WEIGHT_HEADER, "")
         if used.strip().isdigit():
             self.governor.observe(int(used))
@@ -237,6 +249,11 @@ class BinanceClient:
             return convert(response.json())
         except (ValueError, KeyError, TypeError, IndexError, DecimalException) as exc:
             raise MalformedResponse(f"{endpoint}: malformed response body ({exc})") from exc
+
+    def _count(self, endpoint: str, weight: int) -> None:
+        self.requests_made += 1
+        self.weight_used += weight
+        metrics.BINANCE_REQUESTS.labels(endpoint=endpoint).inc()
 
     def _raise_for_status(self, endpoint: str, response: requests.Response) -> None:
         status = response.status_code

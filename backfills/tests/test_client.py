@@ -15,6 +15,7 @@ from backfills.client import (
     WeightGovernor,
 )
 from petrosa_dm.market.timeutils import to_ms, utcnow
+from petrosa_dm.testing.services import free_port
 
 START = datetime(2024, 3, 1, tzinfo=UTC)
 
@@ -91,6 +92,21 @@ def test_transient_failures_are_retried(binance, fault):
     server.inject(fault, times=2)
     assert len(_klines(_client(server, budget=1000))) == 499
     assert len(server.requests) == 3
+
+
+def test_requests_that_reach_the_exchange_are_counted_and_refused_connections_are_not(binance, settings):
+    settings.BINANCE_MAX_ATTEMPTS = 2
+    server = binance()
+    server.inject("timeout", times=1)  # reached the exchange, which may have charged it
+    client = _client(server, budget=1000)
+    _klines(client, limit=10)
+    assert (client.requests_made, client.weight_used) == (2, 2)
+
+    settings.BINANCE_FUTURES_BASE_URL = f"http://127.0.0.1:{free_port()}"  # nothing listens: nothing is sent
+    nowhere = _client(server, budget=1000)
+    with pytest.raises(BinanceUnavailable, match="connection failed"):
+        _klines(nowhere, limit=10)
+    assert (nowhere.requests_made, nowhere.weight_used) == (0, 0)
 
 
 def test_retries_are_bounded(binance, settings):
