@@ -39,7 +39,7 @@ REST_DEPTH = (
 )
 
 
-def test_recorded_rest_depth_bodies_are_left_out_of_the_messages_and_served_per_symbol(tmp_path):
+def test_recorded_rest_depth_bodies_are_left_out_of_the_messages_and_served_per_symbol(tmp_path, nats_url, capsys):
     # hftbacktest records the REST snapshot its book started from among the stream's messages; the body names no
     # symbol: it is the depth stream's it was recorded among (here recorded before any depth message).
     lines = [b"1 " + samples.TRADE, b"2 " + REST_DEPTH, b"3 " + samples.DEPTH_DIFF, b"4 " + samples.BOOK_TICKER]
@@ -51,6 +51,9 @@ def test_recorded_rest_depth_bodies_are_left_out_of_the_messages_and_served_per_
     assert capture.snapshots == 1
     symbol = json.loads(samples.DEPTH_DIFF)["data"]["s"]
     assert Capture(path).depth_snapshots() == {symbol: [json.loads(REST_DEPTH)]}
+    call_command("replay", str(path), "--subject", "test.replay.rest", "--nats-url", nats_url)
+    said = capsys.readouterr().out
+    assert "published 3 messages" in said and "left out 1 recorded REST depth snapshot (" in said
 
 
 async def _collect(nats_url: str, subject: str, publish) -> list[bytes]:

@@ -37,7 +37,8 @@ class Command(BaseCommand):
         )
         if capture.snapshots:
             self.stdout.write(
-                f"left out {capture.snapshots} recorded REST depth snapshots (not socket messages; the stand-in "
+                f"left out {capture.snapshots} recorded REST depth snapshot{'s' if capture.snapshots > 1 else ''} "
+                f"(not socket messages; the stand-in "
                 f"exchange serves them: python -m backfills.testing.binance_server --depth-capture {file})"
             )
 
