@@ -1,7 +1,7 @@
 """Faults during a replay of real captured data: the consumer killed, NATS restarted, the store stopped.
 
 Each test runs its own embedded MongoDB-compatible server (on disk), its own nats-server (JetStream on disk) and the
-consumer as `manage.py consume` subprocesses, replays the cryptofeed capture plus the first 3,000 lines of the
+consumer as `manage.py consume` subprocesses, replays the cryptofeed capture plus the first 3,000 messages of the
 hftbacktest BTCUSDT capture while injecting its fault, waits until JetStream has every message acked, and then
 compares the store with the identities worked out from the capture lines: nothing lost, nothing doubled.
 """
@@ -19,7 +19,14 @@ from nats.errors import Error as NatsError
 
 from petrosa_dm.testing.services import free_port
 
-from .captures import CRYPTOFEED, HFT_BTCUSDT, assert_exact, capture_messages, expected_identities
+from .captures import (
+    CRYPTOFEED,
+    HFT_BTCUSDT,
+    assert_exact,
+    capture_messages,
+    expected_identities,
+    replayed_messages,
+)
 
 pytestmark = [pytest.mark.shared_data, pytest.mark.timeout(150)]
 
@@ -47,7 +54,8 @@ def wait_all_acked(pipeline, published: int, *, timeout: float = 90) -> None:
 
 def replay_captures(pipeline, shared_data) -> tuple[list, list[bytes]]:
     """Start both replays (subprocesses of `manage.py replay`); returns them and the messages they publish."""
-    messages = capture_messages(shared_data / CRYPTOFEED) + capture_messages(shared_data / HFT_BTCUSDT, limit=HFT_LINES)
+    messages = replayed_messages(shared_data / CRYPTOFEED)
+    messages += replayed_messages(shared_data / HFT_BTCUSDT, limit=HFT_LINES)
     replays = [
         pipeline.replay(shared_data / CRYPTOFEED, rate=CRYPTOFEED_RATE),
         pipeline.replay(shared_data / HFT_BTCUSDT, rate=HFT_RATE, limit=HFT_LINES),
