@@ -27,6 +27,7 @@ from . import metrics, weights
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 USED_WEIGHT_HEADER = "X-MBX-USED-WEIGHT-1M"
+WANTED_POLL_SECONDS = 1.0
 
 
 class BinanceError(Exception):
@@ -59,6 +60,11 @@ class BinanceUnavailable(BinanceError):
 
 class Retryable(Exception):
     """A failure worth another attempt after a pause."""
+
+
+class Stopped(Exception):
+    """The answer is no longer wanted (`BinanceClient.wanted` said so between attempts): a cancelled job stops
+    retrying at once instead of holding its worker until the retries run out."""
 
 
 class RateLimited(Retryable):
@@ -156,6 +162,8 @@ class BinanceClient:
         self.requests_made = 0
         self.weight_used = 0
         self.rate_limited = 0
+        # Asked before every retry and every WANTED_POLL_SECONDS of the wait before it; False raises Stopped.
+        self.wanted: Callable[[], bool] | None = None
 
     def close(self) -> None:
         self.session.close()
@@ -207,6 +215,7 @@ class BinanceClient:
             wait=self._wait,
             retry=retry_if_exception_type(Retryable),
             reraise=False,
+            sleep=self._pause,
         )
         try:
             for attempt in retrying:
@@ -218,6 +227,18 @@ class BinanceClient:
                 f"{endpoint}: gave up after {settings.BINANCE_MAX_ATTEMPTS} attempts; last error: {last}"
             ) from last
         raise AssertionError("unreachable")  # pragma: no cover - Retrying either returns or raises
+
+    def _pause(self, seconds: float) -> None:
+        """The wait before a retry (backoff, or a 429's Retry-After), ended early when the answer is unwanted."""
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            self._check_wanted()
+            time.sleep(min(left, WANTED_POLL_SECONDS))
+        self._check_wanted()
+
+    def _check_wanted(self) -> None:
+        if self.wanted is not None and not self.wanted():
+            raise Stopped("stopped between retries: the answer is no longer wanted")
 
     def _wait(self, state) -> float:
         error = state.outcome.exception()

@@ -29,7 +29,7 @@ from . import metrics, selectors, signals
 from .archive.download import ArchiveError
 from .archive.parts import parent_refresh
 from .archive.runner import ArchiveRun, uses_archive
-from .client import BinanceClient, BinanceError
+from .client import BinanceClient, BinanceError, Stopped
 from .fetchers import Fetcher, Position, fetcher_for
 from .models import BackfillJob
 
@@ -228,7 +228,8 @@ def backfill_job_enqueue(*, job_id: int, priority: int = 5) -> None:
 
 
 def backfill_job_cancel(*, job: BackfillJob) -> BackfillJob:
-    """Stop a pending or running job; a running one stops before its next page. Its gaps go back to open."""
+    """Stop a pending or running job; a running one stops before its next page, or within about a second when it
+    is waiting to retry a request (`BinanceClient.wanted`). Its gaps go back to open."""
     with transaction.atomic():
         changed = BackfillJob.objects.filter(pk=job.pk, status__in=BackfillJob.ACTIVE_STATUSES).update(
             status=Status.CANCELLED, finished_at=utcnow()
@@ -406,6 +407,13 @@ class _Run:
             },
         )
 
+    def stopped(self) -> None:
+        """Cancelled while retrying: the requests it sent still count (a takeover's new owner counts its own)."""
+        BackfillJob.objects.filter(pk=self.job.pk, task_id=self.token, status=Status.CANCELLED).update(
+            **self._charges()
+        )
+        logger.info("backfill job stopped while retrying: cancelled or taken over", extra={"job_id": self.job.pk})
+
     def fail(self, message: str) -> None:
         with transaction.atomic():
             _owned(self.job, self.token).update(
@@ -467,8 +475,12 @@ def backfill_job_run(
     client = client or BinanceClient()
     run = _ArchiveJobRun(job, token, client, on_page) if uses_archive(job) else _Run(job, token, client, on_page)
     run.split = split
+    # A job cancelled (or taken over) while its request is being retried stops within a second of the retry wait.
+    client.wanted = run.owned().exists
     try:
         run.execute()
+    except Stopped:
+        run.stopped()
     except (BinanceError, ArchiveError) as exc:
         run.fail(str(exc))
     except (PyMongoError, DatabaseError):

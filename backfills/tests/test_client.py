@@ -1,17 +1,20 @@
 """The REST client against the local Binance test server: weight budget, 429/418, error bodies, retries."""
 
+import time
 from datetime import UTC, datetime
 from functools import partial
 
 import pytest
 import requests
 
+from backfills import client as client_module
 from backfills import rows
 from backfills.client import (
     BinanceBanned,
     BinanceClient,
     BinanceRejected,
     BinanceUnavailable,
+    Stopped,
     WeightGovernor,
 )
 from petrosa_dm.market.timeutils import to_ms, utcnow
@@ -107,6 +110,17 @@ def test_requests_that_reach_the_exchange_are_counted_and_refused_connections_ar
     with pytest.raises(BinanceUnavailable, match="connection failed"):
         _klines(nowhere, limit=10)
     assert (nowhere.requests_made, nowhere.weight_used) == (0, 0)
+
+
+def test_a_retry_wait_ends_within_a_poll_once_the_answer_is_no_longer_wanted(monkeypatch):
+    monkeypatch.setattr(client_module, "WANTED_POLL_SECONDS", 0.01)
+    client = BinanceClient(base_url="http://127.0.0.1:9")
+    asked = []
+    client.wanted = lambda: len(asked) < 3 and not asked.append(1)  # wanted at the first three asks only
+    started = time.monotonic()
+    with pytest.raises(Stopped):
+        client._pause(60)  # a minute's Retry-After, cut short
+    assert len(asked) == 3 and time.monotonic() - started < 30
 
 
 def test_retries_are_bounded(binance, settings):

@@ -8,6 +8,7 @@ from django.core.management import call_command
 from audits.models import Gap
 from audits.repair import gaps_link_job
 from backfills import services
+from backfills.client import BinanceClient
 from backfills.models import BackfillJob
 from books import selectors
 from catalog.models import Dataset, LineageRecord
@@ -214,6 +215,25 @@ def test_cancelling_stops_the_job_before_its_next_page(mongo_db, binance):
     assert job.status == BackfillJob.Status.CANCELLED
     assert len(server.requests) == 1
     assert collection(CANDLES).count_documents({}) == 499
+
+
+def test_cancelling_a_job_that_is_retrying_a_failing_exchange_stops_it_between_retries(mongo_db, binance, settings):
+    server = binance()
+    server.inject("503", times=100)
+    settings.BINANCE_MAX_ATTEMPTS = 6
+    job = _job()
+
+    class CancelledDuringTheFirstRequest(BinanceClient):
+        def _send(self, *args, **kwargs):
+            if not self.requests_made:  # the operator presses Cancel while the exchange is failing
+                services.backfill_job_cancel(job=job)
+            return super()._send(*args, **kwargs)
+
+    job = services.backfill_job_run(job=job, client=CancelledDuringTheFirstRequest())
+
+    assert job.status == BackfillJob.Status.CANCELLED
+    assert len(server.requests) == 1  # it stopped instead of using up its 6 attempts
+    assert job.requests_made == 1  # what it sent still counts
 
 
 def test_retry_resumes_a_cancelled_job_from_its_cursor(
