@@ -16,11 +16,10 @@ from rest_framework.views import APIView
 from books import selectors
 from books.reconstruct import EXACT
 from ingestion.api.renderers import ORJSONRenderer
-from ingestion.api.rows import time_text
 from ingestion.api.serializers import error_serializer
 from ingestion.api.views import PAIR
 from petrosa_dm.market.naming import DataType, series
-from petrosa_dm.market.timeutils import utcnow
+from petrosa_dm.market.timeutils import time_text, utcnow
 from petrosa_dm.params import int_param, pair_param, time_param
 
 DEFAULT_LEVELS = 20

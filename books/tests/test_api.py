@@ -6,9 +6,8 @@ import pytest
 
 from books import selectors, services
 from ingestion import store
-from ingestion.api.rows import time_text
 from petrosa_dm.market.naming import DataType, series
-from petrosa_dm.market.timeutils import from_ms, utcnow
+from petrosa_dm.market.timeutils import from_ms, time_text, utcnow
 
 from .captures import load, row_of, snapshot_row
 

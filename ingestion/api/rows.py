@@ -6,7 +6,6 @@ fields run per row: a list of (field, converter) pairs is built once per data ty
 """
 
 from collections.abc import Callable
-from datetime import datetime
 from functools import cache
 
 import mongoengine as me
@@ -15,6 +14,7 @@ from bson import Decimal128
 from ingestion.documents import DOCUMENTS
 from petrosa_dm.decimals import bid_text
 from petrosa_dm.market.naming import DataType
+from petrosa_dm.market.timeutils import time_text
 
 # Redundant with the response's `pair` / `period`, or internal bookkeeping.
 OMITTED_FIELDS = frozenset({"id", "symbol", "interval", "ingested_at"})
@@ -32,31 +32,6 @@ def decimal_text(value: object) -> str | None:
         return None if value is None else str(value)
     text = bid_text(value._Decimal128__low, value._Decimal128__high)
     return str(value) if text is None else text
-
-
-def time_text(value: object) -> str | None:
-    """ISO-8601 UTC with millisecond precision (the store's precision) and a `Z`.
-
-    The store hands back UTC datetimes, and so do the time parsers: naive ones from pages read to be shown
-    (`mongo.shown`), aware ones elsewhere. A naive one's `isoformat()` is C code: "2024-08-08T00:00:00" or
-    "2024-08-08T00:00:59.999000", cut to milliseconds (0.5 us; 0.7 us with `timespec`, which parses its keyword
-    each call). An aware one's calls the store's Python tzinfo for the offset that is then cut off, so its fields
-    are formatted directly (0.8 us, against 2 us through `isoformat`)."""
-    if not isinstance(value, datetime):
-        return None
-    if value.tzinfo is None:
-        text = value.isoformat()
-        return text[:23] + "Z" if len(text) > 19 else text + ".000Z"
-    # %-formatting: measured 2.3x faster than the same f-string with format specs.
-    return "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ" % (  # noqa: UP031
-        value.year,
-        value.month,
-        value.day,
-        value.hour,
-        value.minute,
-        value.second,
-        value.microsecond // 1000,
-    )
 
 
 def _plain(value: object) -> object:

@@ -21,12 +21,12 @@ from rest_framework.views import APIView
 from ingestion import selectors
 from petrosa_dm.market.intervals import INTERVALS
 from petrosa_dm.market.naming import DataType, SeriesRef, series
-from petrosa_dm.market.timeutils import utcnow
+from petrosa_dm.market.timeutils import time_text, utcnow
 from petrosa_dm.pagination import pagination_object
 from petrosa_dm.params import choice_param, int_param, pair_param, period_param, time_range
 
 from .renderers import ORJSONRenderer
-from .rows import row_formatter, time_text, with_side, with_trades_count
+from .rows import row_formatter, with_side, with_trades_count
 from .serializers import error_serializer, page_serializer
 
 MAX_LIMIT = 1000

@@ -4,8 +4,9 @@ from datetime import UTC, datetime
 import pytest
 from bson import Decimal128
 
-from ingestion.api.rows import decimal_text, time_text
+from ingestion.api.rows import decimal_text
 from ingestion.parsing.decimals import to_decimal128
+from petrosa_dm.market.timeutils import time_text
 
 
 @pytest.mark.parametrize(

@@ -6,8 +6,9 @@ from datetime import UTC, timedelta
 from bson import Decimal128
 
 from ingestion import selectors, store
-from ingestion.api.rows import decimal_text, time_text
+from ingestion.api.rows import decimal_text
 from petrosa_dm.market.naming import series
+from petrosa_dm.market.timeutils import time_text
 
 from .rows import T0, grid, trade_row, write_candles
 
