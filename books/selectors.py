@@ -21,7 +21,7 @@ from django.conf import settings
 from pymongo import ASCENDING, DESCENDING
 
 from petrosa_dm.heap import collector_paused
-from petrosa_dm.market.timeutils import from_ms, to_ms
+from petrosa_dm.market.timeutils import format_duration, from_ms, time_text, to_ms, utcnow
 
 from .columns import SpanColumns, book_after
 from .reconstruct import EMPTY, EXACT, UNKNOWN, Book, Break, Reconstructor, prepare_levels
@@ -46,6 +46,8 @@ ANCHOR_FIELDS = {"replay": 0, "replay_keys": 0}
 ANCHOR_REFRESH_OVERLAP = timedelta(minutes=5)
 REPLAY_BATCH = 500
 FOLLOWING_DIFF_WINDOW = timedelta(minutes=1)
+# A book this much older than the moment asked, with no update stored after it, says the stream was silent.
+STREAM_SILENCE = timedelta(minutes=1)
 
 
 class _Lru(OrderedDict):
@@ -276,6 +278,7 @@ def book_at(symbol: str, *, at: datetime | None = None, update_id: int | None = 
     else:
         result = BookAt(state=EMPTY)
     if result.state == EXACT:
+        _note_silence(symbol, result, at)
         return result
     partial = latest_partial(symbol, at=at, update_id=update_id)
     since = result.brk.last_update_id if result.brk else None
@@ -292,14 +295,36 @@ def book_at(symbol: str, *, at: datetime | None = None, update_id: int | None = 
     if result.state == EMPTY:
         first = books_readable(symbol).find_one({}, {"event_time": 1}, sort=[("event_time", ASCENDING)])
         result.first_book_time = first["event_time"] if first else None
-        result.messages.append(
-            f"no book before {first['event_time'].isoformat()}: the first snapshot of {symbol} was taken then."
-            if first
-            else f"no book of {symbol} is stored yet: diffs wait for a snapshot."
-        )
+        if first:
+            said = f"no book before {time_text(first['event_time'])}: the first snapshot of {symbol} was taken then."
+        elif depth_readable(symbol).find_one({}, {"_id": 1}) is not None:
+            said = f"no book of {symbol} is stored yet: its depth updates wait for a snapshot."
+        else:
+            said = f"no depth updates of {symbol} are stored."
+        result.messages.append(said)
     elif result.state == UNKNOWN:
         _resync(symbol, result)
     return result
+
+
+def _note_silence(symbol: str, result: BookAt, at: datetime | None) -> None:
+    """The book is the one after the last update applied. When that update is more than STREAM_SILENCE before
+    the moment and no later update is stored, say so: updates sent in between (a stopped stream or consumer) were
+    not received, so the book may have changed since. (A later stored update that links to it would prove it did
+    not: then the book is exact at the moment and nothing is said.)"""
+    book_time = result.book.time if result.book is not None else None
+    moment = at or utcnow()
+    if book_time is None or moment - book_time <= STREAM_SILENCE:
+        return
+    after = {"kind": "checkpoint", "final_update_id": result.book.update_id, "event_time": book_time}
+    if depth_readable(symbol).find_one(diffs_query(after), {"_id": 1}) is not None:
+        return
+    silence = format_duration(moment - book_time)
+    result.messages.append(
+        f"no depth update of {symbol} is stored after {time_text(book_time)}, {silence} before "
+        f"{'the moment asked' if at else 'now'}: the book is the one after that update, and later changes, if "
+        f"any, were not received."
+    )
 
 
 class _Prepared(NamedTuple):

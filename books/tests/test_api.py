@@ -42,7 +42,8 @@ def test_the_latest_book_in_the_contract_shape(client, mongo_db, capture):
     assert float(data["bids"][0][0]) < float(data["asks"][0][0])
     assert metadata["state"] == "exact" and metadata["collection"] == f"depth_{SYMBOL}"
     assert metadata["timestamp"] == time_text(from_ms(max(event["E"] for event in events)))
-    assert "message" not in metadata
+    # Recorded in 2024: nothing stored since, which the book says (it is still the book after its last update).
+    assert metadata["message"].startswith(f"no depth update of {SYMBOL} is stored after {metadata['book_time']}")
     five = client.get(f"/data/depth?pair={SYMBOL}&levels=5").json()["data"]
     assert five["bids"] == data["bids"][:5] and five["asks"] == data["asks"][:5]
 
@@ -66,10 +67,30 @@ def test_before_the_first_snapshot_and_for_a_pair_without_books_the_book_is_empt
     assert body["metadata"]["state"] == "empty" and body["metadata"]["book_time"] is None
     # The moment asked about, parseable by callers.
     assert datetime.fromisoformat(body["metadata"]["timestamp"]) == from_ms(capture.snapshot["E"] - 1)
-    assert "no book before" in body["metadata"]["message"]
+    first = time_text(from_ms(capture.snapshot["E"]))
+    assert f"no book before {first}: the first snapshot" in body["metadata"]["message"]
     other = client.get("/data/depth?pair=ETHUSDT")
     assert other.status_code == 200 and other.json()["metadata"]["state"] == "empty"
-    assert "diffs wait for a snapshot" in other.json()["metadata"]["message"]
+    assert other.json()["metadata"]["message"] == "no depth updates of ETHUSDT are stored."
+    store.write_rows(series(DataType.DEPTH, "ETHUSDT"), [row_of(capture.events[0]) | {"symbol": "ETHUSDT"}])
+    waiting = client.get("/data/depth?pair=ETHUSDT").json()["metadata"]["message"]
+    assert waiting == "no book of ETHUSDT is stored yet: its depth updates wait for a snapshot."
+
+
+def test_a_book_long_after_the_last_stored_update_says_the_stream_was_silent(client, mongo_db, capture):
+    events = store_capture(capture, count=100)
+    last = from_ms(events[-1]["E"])
+    soon = client.get("/data/depth", {"pair": SYMBOL, "at": (last + timedelta(seconds=30)).isoformat()}).json()
+    later = client.get("/data/depth", {"pair": SYMBOL, "at": (last + timedelta(minutes=5)).isoformat()}).json()
+    latest = client.get("/data/depth", {"pair": SYMBOL}).json()
+    inside = client.get("/data/depth", {"pair": SYMBOL, "at": from_ms(events[50]["E"]).isoformat()}).json()
+
+    assert all(body["metadata"]["state"] == "exact" for body in (soon, later, latest, inside))
+    assert "message" not in soon["metadata"] and "message" not in inside["metadata"]
+    said = f"no depth update of {SYMBOL} is stored after {time_text(from_ms(events[-1]['E']))}"
+    assert later["metadata"]["message"].startswith(said)
+    assert "5 min before the moment asked" in later["metadata"]["message"]
+    assert latest["metadata"]["message"].startswith(said) and "before now" in latest["metadata"]["message"]
 
 
 def test_inside_a_break_without_resync_the_book_is_unknown_with_the_break(client, mongo_db, capture):
