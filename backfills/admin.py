@@ -77,8 +77,14 @@ class BackfillJobAdmin(admin.ModelAdmin):
         if obj is None:
             return REQUEST_FIELDS
         # `progress` is shown once, as the bar.
-        details = [f.name for f in BackfillJob._meta.fields if f.name not in (*REQUEST_FIELDS, "progress")]
-        return [*REQUEST_FIELDS, "progress_bar", *details]
+        hidden = {*REQUEST_FIELDS, "progress"}
+        extra = []
+        if obj.data_type == BackfillJob.DataType.DEPTH:
+            # A depth job stores the book as it was when it ran: no cursor walks its window.
+            hidden |= {"cursor", "cursor_id"}
+            extra = ["depth_snapshot"]
+        details = [f.name for f in BackfillJob._meta.fields if f.name not in hidden]
+        return [*REQUEST_FIELDS, "progress_bar", *extra, *details]
 
     def get_readonly_fields(self, request, obj=None):
         if obj is None:
@@ -91,6 +97,14 @@ class BackfillJobAdmin(admin.ModelAdmin):
         job = services.backfill_job_create(**form.job_fields, requested_by=request.user, source="admin")
         obj.pk = job.pk
         obj.refresh_from_db()
+
+    @admin.display(description="what it stores")
+    def depth_snapshot(self, job: BackfillJob) -> str:
+        return (
+            "One REST snapshot of the order book as the exchange held it when the job ran (Binance keeps no book "
+            "history): start and end record when that was, not the time of the rows. The snapshot's own time and "
+            "update id are in the dataset's lineage and in /data/depth/updates."
+        )
 
     @admin.display(description="progress")
     def progress_bar(self, job: BackfillJob) -> str:

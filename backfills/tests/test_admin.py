@@ -1,3 +1,5 @@
+from datetime import UTC, datetime
+
 import pytest
 from django.contrib.auth import get_user_model
 
@@ -12,6 +14,7 @@ def admin_client(client):
     return client
 
 
+WINDOW = {"start": datetime(2024, 3, 1, tzinfo=UTC), "end": datetime(2024, 3, 1, 0, 1, tzinfo=UTC)}
 FORM = {
     "symbol": "ethusdt",
     "data_type": "candles",
@@ -56,3 +59,19 @@ def test_cancel_and_retry_actions(admin_client, django_capture_on_commit_callbac
         admin_client.post(changelist, {"action": "retry_jobs", "_selected_action": [job.pk]})
     job.refresh_from_db()
     assert job.status == "pending" and len(callbacks) == 1
+
+
+def test_a_depth_jobs_page_says_what_it_stored_instead_of_a_cursor(admin_client, binance, mongo_db):
+    from backfills import services
+
+    binance()
+    job = services.backfill_job_run(job=BackfillJob.objects.create(symbol="BTCUSDT", data_type="depth", **WINDOW))
+    assert job.status == "succeeded"
+    page = admin_client.get(f"/admin/backfills/backfilljob/{job.pk}/change/").content.decode()
+    assert "One REST snapshot of the order book as the exchange held it when the job ran" in page
+    assert "Everything before this time is stored" not in page  # the cursor's help, which was untrue here
+    assert "Retry job (take a new snapshot)" in page
+
+    candles = BackfillJob.objects.create(symbol="BTCUSDT", data_type="candles", timeframe="1m", **WINDOW)
+    other = admin_client.get(f"/admin/backfills/backfilljob/{candles.pk}/change/").content.decode()
+    assert "Everything before this time is stored" in other and "One REST snapshot" not in other
