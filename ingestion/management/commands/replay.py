@@ -38,8 +38,9 @@ class Command(BaseCommand):
         if capture.snapshots:
             self.stdout.write(
                 f"left out {capture.snapshots} recorded REST depth snapshot{'s' if capture.snapshots > 1 else ''} "
-                f"(not socket messages; the stand-in "
-                f"exchange serves them: python -m backfills.testing.binance_server --depth-capture {file})"
+                f"(no socket message: the exchange answers it to a REST request). Offline, the stand-in exchange "
+                f"serves it: .venv/bin/python -m backfills.testing.binance_server --port 8900 --depth-capture {file} "
+                f"with BINANCE_FUTURES_BASE_URL=http://127.0.0.1:8900"
             )
 
     async def _publish(self, url, subject, capture, rate, envelope, limit):
