@@ -44,11 +44,12 @@ def _svg(figure: Figure) -> str:
 def _time_axis(axis) -> None:
     locator = mdates.AutoDateLocator(minticks=4, maxticks=10)
     axis.xaxis.set_major_locator(locator)
-    # Ticks carry their unit: hours as 05:00 (never a bare 05), days as 08 Aug, months as Aug 2024.
+    # Ticks carry their unit: hours as 05:00 (never a bare 05), days as 08 Aug, months as Aug 2024, seconds as
+    # 23:54:20 (a capture of a minute or two spans seconds; "%S.%f" printed 20.000000).
     formatter = mdates.ConciseDateFormatter(
         locator,
-        formats=["%Y", "%b %Y", "%d %b", "%H:%M", "%H:%M", "%S.%f s"],
-        offset_formats=["", "%Y", "%b %Y", "%d %b %Y", "%d %b %Y", "%d %b %Y %H:%M"],
+        formats=["%Y", "%b %Y", "%d %b", "%H:%M", "%H:%M", "%H:%M:%S"],
+        offset_formats=["", "%Y", "%b %Y", "%d %b %Y", "%d %b %Y", "%d %b %Y"],
     )
     axis.xaxis.set_major_formatter(formatter)
     axis.set_xlabel("time (UTC)")

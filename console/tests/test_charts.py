@@ -1,3 +1,4 @@
+import re
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -21,6 +22,14 @@ def test_coverage_timeline_draws_each_unfilled_gap_and_labels_time():
     assert "time (UTC)" in svg and "<script" not in svg
     # Nothing is fetched: no links, images or stylesheets from elsewhere (xmlns URIs are names, not fetches).
     assert 'href="http' not in svg and "@import" not in svg and "<image" not in svg
+
+
+def test_a_span_of_seconds_is_labelled_with_clock_times():
+    start = datetime(2024, 8, 8, 23, 54, 15, tzinfo=UTC)  # the hftbacktest capture: under two minutes
+    svg = coverage_timeline_svg(start=start, end=start + timedelta(seconds=85), gaps=[], title="depth_BTCUSDT")
+    labels = re.findall(r">([^<>]+)</text>", svg)
+    assert "23:54:20" in labels and "23:55:30" in labels
+    assert not [label for label in labels if label.endswith(" s")]  # microseconds, as "20.000000 s" read before
 
 
 def test_price_and_volatility_chart_has_both_series_with_units():
