@@ -14,7 +14,7 @@ from django.conf import settings
 
 from books.spread import book_liquidity
 from catalog.models import LineageRecord
-from catalog.services import lineage_record_create
+from catalog.services import dataset_rows_added, lineage_record_create
 from ingestion import store
 from petrosa_dm.market.intervals import floor_to_grid, grid_count, next_open_time
 from petrosa_dm.market.naming import DataType, SeriesRef, series
@@ -58,7 +58,8 @@ def _result_row(*, symbol, metric, timeframe, window, as_of, values, coverage, m
 
 
 def _store(*, output: SeriesRef, inputs: list[tuple[SeriesRef, pd.DataFrame]], rows: list[dict]) -> None:
-    store.write_rows(output, rows)
+    written = store.write_rows(output, rows)
+    dataset_rows_added(ref=output, added=written.inserted, newest=max(row["as_of"] for row in rows))
     for input_ref, frame in inputs:
         lineage_record_create(
             ref=output,

@@ -18,7 +18,7 @@ from django.db.models.functions import Coalesce
 from pymongo.errors import PyMongoError
 
 from catalog.models import LineageRecord
-from catalog.services import lineage_record_create
+from catalog.services import dataset_rows_added, lineage_record_create
 from ingestion.store import write_rows
 from petrosa_dm.market import symbols
 from petrosa_dm.market.intervals import interval_delta
@@ -351,6 +351,8 @@ class _Run:
         self.finish()
 
     def _save_page(self, position: Position, fetched: int, result) -> bool:
+        # New rows (not upserts of stored ones) count in the catalog at once; the scheduled sync recounts them.
+        dataset_rows_added(ref=self.ref, added=result.inserted)
         job = self.job
         job.cursor, job.cursor_id = position.cursor, position.cursor_id
         job.progress = self.fetcher.progress(position)

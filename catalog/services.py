@@ -6,6 +6,7 @@ from datetime import datetime
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import F
 
 from ingestion import selectors as series_selectors
 from petrosa_dm import mongo
@@ -38,6 +39,18 @@ def dataset_ensure(*, ref: SeriesRef) -> tuple[Dataset, bool]:
             return Dataset.objects.get_or_create(dataset_id=ref.collection, defaults=_describe(ref))
     except IntegrityError:  # another process created it between our read and insert
         return Dataset.objects.get(dataset_id=ref.collection), False
+
+
+def dataset_rows_added(*, ref: SeriesRef, added: int, newest: datetime | None = None) -> None:
+    """Rows a writer (a backfill, an analytics run) has just added, counted into the dataset's figures at once, so
+    the console does not show the last sync's count until the next one (which recounts them all)."""
+    if added <= 0:
+        return
+    dataset, _ = dataset_ensure(ref=ref)
+    updates = {"record_count": F("record_count") + added}
+    if newest is not None and (dataset.last_timestamp is None or newest > dataset.last_timestamp):
+        updates["last_timestamp"] = newest
+    Dataset.objects.filter(pk=dataset.pk).update(**updates)
 
 
 def lineage_record_create(

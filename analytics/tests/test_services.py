@@ -95,8 +95,12 @@ def test_every_metric_is_stored_with_lineage_and_recomputing_replaces_it(mongo_d
     assert (
         LineageRecord.objects.filter(dataset_id="analytics_ETHUSDT_volatility", transformation="compute").count() == 1
     )
+    # The catalog counts the new rows at once (the console showed 0 until the next scheduled sync).
+    catalogued = Dataset.objects.get(pk="analytics_ETHUSDT_volatility")
+    assert catalogued.record_count == 2 and catalogued.last_timestamp == max(row["as_of"] for row in volatility.find())
     services.analytics_compute(symbol="ETHUSDT", interval="1h", windows=[20, 100])
     assert volatility.count_documents({}) == 2
+    assert Dataset.objects.get(pk="analytics_ETHUSDT_volatility").record_count == 2  # replaced, not added
 
 
 def test_the_schedule_computes_only_series_with_new_data(mongo_db, settings):

@@ -250,6 +250,8 @@ def test_retry_resumes_a_cancelled_job_from_its_cursor(
     assert len(starts) == len(set(starts)) == 3  # 499 + 499 + 442: no page fetched twice
     assert starts[1] == int(cursor.timestamp() * 1000)
     assert collection(CANDLES).count_documents({}) == 1440
+    # Both runs' new rows were counted into the catalog as they were written (before any scheduled sync).
+    assert Dataset.objects.get(pk=CANDLES.collection).record_count == 1440
 
 
 def test_cancel_and_retry_refuse_jobs_in_the_wrong_state(db):
