@@ -105,7 +105,10 @@ def test_consumer_killed_three_times_during_a_replay_stores_everything_once(pipe
 
 def test_store_stopped_for_seconds_during_a_replay_stores_everything_once(pipeline, own_mongo, shared_data):
     metrics_port = free_port()
-    consumer = pipeline.consumer(metrics_port=metrics_port)
+    # A write deadline shorter than the 5-s outage: every write attempted while the store is down fails and is
+    # retried by the consumer. (With the default 30 s a write waits out the outage inside pymongo and succeeds,
+    # and whether one was retried depended on the moment of the stop: CI saw both.)
+    consumer = pipeline.consumer(metrics_port=metrics_port, CONSUMER_STORE_TIMEOUT_MS="2000")
     replays, messages = replay_captures(pipeline, shared_data)
     expected, unstorable = expected_identities(messages)
     wait_for(lambda: pipeline.stored() >= 500, timeout=60, what="the first rows")
