@@ -6,7 +6,8 @@ from datetime import datetime
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Value
+from django.db.models.functions import Coalesce, Greatest
 
 from ingestion import selectors as series_selectors
 from petrosa_dm import mongo
@@ -46,11 +47,13 @@ def dataset_rows_added(*, ref: SeriesRef, added: int, newest: datetime | None = 
     the console does not show the last sync's count until the next one (which recounts them all)."""
     if added <= 0:
         return
-    dataset, _ = dataset_ensure(ref=ref)
     updates = {"record_count": F("record_count") + added}
-    if newest is not None and (dataset.last_timestamp is None or newest > dataset.last_timestamp):
-        updates["last_timestamp"] = newest
-    Dataset.objects.filter(pk=dataset.pk).update(**updates)
+    if newest is not None:
+        updates["last_timestamp"] = Greatest(Coalesce("last_timestamp", Value(newest)), Value(newest))
+    # One UPDATE a page in the common case; the Dataset row is made only the first time.
+    if not Dataset.objects.filter(pk=ref.collection).update(**updates):
+        dataset_ensure(ref=ref)
+        Dataset.objects.filter(pk=ref.collection).update(**updates)
 
 
 def lineage_record_create(
