@@ -48,18 +48,16 @@ class Capture:
         """The recorded REST depth bodies per symbol, in recorded order. A body names no symbol: it belongs to the
         depth stream it was recorded among (the symbol of the depth message before it, else the next one)."""
         found: dict[str, list[dict]] = {}
-        waiting: list[dict] = []
-        symbol = None
+        waiting: list[dict] = []  # bodies recorded before any depth message
+        last_depth = None  # parsed for its symbol only when a body needs it
         for payload in self._payloads():
             body = _rest_depth_body(payload)
             if body is not None:
-                if symbol:
-                    found.setdefault(symbol, []).append(body)
-                else:
-                    waiting.append(body)
+                symbol = _depth_symbol(last_depth) if last_depth else None
+                (found.setdefault(symbol, []) if symbol else waiting).append(body)
             elif b"depthUpdate" in payload:
-                symbol = _depth_symbol(payload) or symbol
-                if symbol and waiting:  # bodies recorded before any depth message
+                last_depth = payload
+                if waiting and (symbol := _depth_symbol(payload)):
                     found.setdefault(symbol, []).extend(waiting)
                     waiting = []
         return found
